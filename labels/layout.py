@@ -1,0 +1,146 @@
+"""Where the code and the caption go on one label: pure geometry in PDF points.
+
+The QR square includes its four-module quiet zone, so keeping text outside the
+square is what keeps scanners working; text is shrunk, then cut with an ellipsis,
+rather than ever crossing into it or past the label's safe inset.
+"""
+
+import math
+from dataclasses import dataclass
+
+from reportlab.lib.units import mm
+from reportlab.pdfbase.pdfmetrics import getAscentDescent, stringWidth
+
+from labels.schemas import Label
+
+TITLE_FONT = "Helvetica-Bold"
+LINE_FONT = "Helvetica"
+MAX_TITLE_PT = 18.0
+MIN_TITLE_PT = 6.0
+MAX_LINE_PT = 8.0
+MIN_LINE_PT = 5.0
+LINE_GAP_SHARE = 0.2  # of the line's size, between lines
+TITLE_HEIGHT_SHARE_WITH_LINES = 0.4
+TITLE_HEIGHT_SHARE_ALONE = 0.6
+QR_MAX_WIDTH_SHARE = 0.55
+GAP_AFTER_QR = 1 * mm
+# Below these text widths a caption would be unreadable: drop the lines, then the title.
+MIN_WIDTH_FOR_LINES = 22 * mm
+MIN_WIDTH_FOR_TITLE = 8 * mm
+# On a continuous roll a long URL earns a longer label instead of smaller modules;
+# 0.6 mm is about seven dots of a 300 dpi thermal head.
+PREFERRED_MODULE = 0.6 * mm
+ELLIPSIS = "\N{HORIZONTAL ELLIPSIS}"
+
+
+@dataclass(frozen=True)
+class Box:
+    """A rectangle in PDF points; (x, y) is its bottom-left corner."""
+
+    x: float
+    y: float
+    width: float
+    height: float
+
+    def shrunk(self, inset: float) -> "Box":
+        return Box(self.x + inset, self.y + inset, self.width - 2 * inset, self.height - 2 * inset)
+
+
+@dataclass(frozen=True)
+class PlacedText:
+    text: str
+    font: str
+    size: float
+    x: float
+    baseline: float
+
+
+@dataclass(frozen=True)
+class LabelPlan:
+    qr: Box
+    texts: list[PlacedText]
+
+
+def plan_label(label: Label, cell: Box, inset: float) -> LabelPlan:
+    """QR square on the left, as tall as the label allows; caption in the space to its right."""
+    inner = cell.shrunk(inset)
+    side = max(0.0, min(inner.height, inner.width * QR_MAX_WIDTH_SHARE))
+    qr = Box(inner.x, inner.y + (inner.height - side) / 2, side, side)
+    text_area = Box(
+        qr.x + side + GAP_AFTER_QR, inner.y, inner.x + inner.width - (qr.x + side + GAP_AFTER_QR),
+        inner.height,
+    )
+    return LabelPlan(qr=qr, texts=_plan_caption(label, text_area))
+
+
+def preferred_height(label: Label, module_count: int, inset: float) -> float:
+    """The label height a continuous roll should feed so code and caption need not shrink."""
+    title_height = _extent(TITLE_FONT, MAX_TITLE_PT * 0.75)
+    lines_height = len(label.lines) * _line_step(MAX_LINE_PT)
+    return max(module_count * PREFERRED_MODULE, title_height + lines_height) + 2 * inset
+
+
+def _plan_caption(label: Label, area: Box) -> list[PlacedText]:
+    if area.width < MIN_WIDTH_FOR_TITLE or not label.title.strip():
+        return []
+    wanted_lines = [line for line in label.lines if line.strip()]
+    if area.width < MIN_WIDTH_FOR_LINES:
+        wanted_lines = []
+    title_share = TITLE_HEIGHT_SHARE_WITH_LINES if wanted_lines else TITLE_HEIGHT_SHARE_ALONE
+    title_size = _fitting_size(
+        label.title, TITLE_FONT, area.width, area.height * title_share, MIN_TITLE_PT, MAX_TITLE_PT
+    )
+    if _extent(TITLE_FONT, title_size) > area.height:
+        return []
+    line_size = min(MAX_LINE_PT, max(MIN_LINE_PT, title_size * 0.6))
+    room_for_lines = area.height - _extent(TITLE_FONT, title_size)
+    line_count = min(len(wanted_lines), max(0, math.floor(room_for_lines / _line_step(line_size))))
+
+    block_height = _extent(TITLE_FONT, title_size) + line_count * _line_step(line_size)
+    cursor = area.y + (area.height + block_height) / 2
+    title_ascent, title_descent = getAscentDescent(TITLE_FONT, title_size)
+    texts = [
+        PlacedText(
+            _truncated(label.title, TITLE_FONT, title_size, area.width),
+            TITLE_FONT, title_size, area.x, cursor - title_ascent,
+        )
+    ]
+    cursor -= title_ascent - title_descent
+    line_ascent, line_descent = getAscentDescent(LINE_FONT, line_size)
+    for line in wanted_lines[:line_count]:
+        cursor -= line_size * LINE_GAP_SHARE
+        texts.append(
+            PlacedText(
+                _truncated(line, LINE_FONT, line_size, area.width),
+                LINE_FONT, line_size, area.x, cursor - line_ascent,
+            )
+        )
+        cursor -= line_ascent - line_descent
+    return [text for text in texts if text.text]
+
+
+def _extent(font: str, size: float) -> float:
+    ascent, descent = getAscentDescent(font, size)
+    return ascent - descent
+
+
+def _line_step(size: float) -> float:
+    return size * LINE_GAP_SHARE + _extent(LINE_FONT, size)
+
+
+def _fitting_size(
+    text: str, font: str, width: float, height: float, smallest: float, largest: float
+) -> float:
+    width_at_one_point = stringWidth(text, font, 1.0)
+    by_width = width / width_at_one_point if width_at_one_point else largest
+    by_height = height / _extent(font, 1.0)
+    return max(smallest, min(largest, by_width, by_height))
+
+
+def _truncated(text: str, font: str, size: float, width: float) -> str:
+    if stringWidth(text, font, size) <= width:
+        return text
+    kept = text
+    while kept and stringWidth(kept.rstrip() + ELLIPSIS, font, size) > width:
+        kept = kept[:-1]
+    return kept.rstrip() + ELLIPSIS if kept else ""

@@ -1,0 +1,33 @@
+"""Eligibility for a device loan: a TOML policy and a pure decision function.
+
+Knows nothing of the database or the other packages: it is handed plain
+facts and returns a decision.
+"""
+
+from eligibility.errors import (
+    EligibilityError,
+    FactsError,
+    PolicyError,
+    PolicyProblem,
+    UnknownKindError,
+)
+from eligibility.schemas import KINDS, Circumstances, Decision, Kind, Policy, Reason
+from eligibility.service import check_facts, decide, load_policy, load_policy_text
+
+__all__ = [
+    "KINDS",
+    "Circumstances",
+    "Decision",
+    "EligibilityError",
+    "FactsError",
+    "Kind",
+    "Policy",
+    "PolicyError",
+    "PolicyProblem",
+    "Reason",
+    "UnknownKindError",
+    "check_facts",
+    "decide",
+    "load_policy",
+    "load_policy_text",
+]

@@ -1,0 +1,120 @@
+"""The plain data that goes into and comes out of an eligibility decision.
+
+Nothing here knows about the database: the lending app gathers the facts,
+builds `Circumstances`, and stores or shows the `Decision`.
+"""
+
+from datetime import date
+from typing import Annotated, Literal, cast, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
+
+from eligibility.errors import UnknownKindError
+
+Kind = Literal["laptop", "phone", "tablet", "sim", "hotspot"]
+KINDS: tuple[str, ...] = get_args(Kind)
+
+Outcome = Literal["eligible", "ineligible", "needs_review"]
+
+# Strict so that a stray "yes" or 1 is refused rather than guessed at.
+LoanCount = Annotated[int, Field(strict=True, ge=0)]
+
+
+def checked_kind(kind: object) -> Kind:
+    if kind not in KINDS:
+        raise UnknownKindError(kind)
+    return cast(Kind, kind)
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Circumstances(_Frozen):
+    """What is known about a recipient when a device of some kind is asked for."""
+
+    facts: dict[str, StrictBool]
+    """Answers to the policy's questions; a question not yet asked is left out."""
+    recipient_active: StrictBool
+    device_restriction: StrictBool
+    """A licence condition forbids internet-enabled devices."""
+    active_loans_by_kind: dict[Kind, LoanCount]
+    """Kinds with no active loan may be left out."""
+    overdue_loans: LoanCount
+    last_lost_on: date | None
+    today: date
+
+
+class Reason(_Frozen):
+    code: str
+    message: str
+
+
+class Decision(_Frozen):
+    outcome: Outcome
+    reasons: list[Reason]
+    """Every reason that applies, most serious first; never empty."""
+    policy_version: str
+    overridable: bool
+    """Whether a manager may override the outcome; False when a hard stop applies."""
+
+    @property
+    def codes(self) -> list[str]:
+        return [reason.code for reason in self.reasons]
+
+
+class Rule(_Frozen):
+    enabled: bool
+    message: str
+    """A str.format template; the policy loader has checked its placeholders."""
+
+
+class RecentLossRule(Rule):
+    within_months: int
+
+
+class NeedRule(Rule):
+    missing_message: str
+    shown_by: dict[Kind, dict[str, bool]]
+    """Per kind, the answers (fact -> answer) any one of which shows need."""
+    shown_messages: dict[str, str]
+    """Per fact, the reason given when its answer shows need."""
+
+
+class Rules(_Frozen):
+    recipient_active: Rule
+    device_restriction: Rule
+    kind_limit: Rule
+    total_limit: Rule
+    overdue_loan: Rule
+    recent_loss: RecentLossRule
+    need: NeedRule
+
+
+class Policy(_Frozen):
+    """A checked eligibility policy. Build it with `load_policy`, not by hand."""
+
+    version: str
+    source: str
+    """Where the policy was read from, for messages."""
+    waitlist_hold_days: int
+    questions: dict[str, str]
+    """Fact key -> question text, in the order staff ask them."""
+    loan_periods: dict[Kind, int]
+    renewal_limits: dict[Kind, int]
+    active_loan_limits: dict[Kind, int]
+    total_active_loan_limit: int
+    rules: Rules
+
+    def loan_period_days(self, kind: str) -> int:
+        return self.loan_periods[checked_kind(kind)]
+
+    def max_renewals(self, kind: str) -> int:
+        return self.renewal_limits[checked_kind(kind)]
+
+    def max_active_loans(self, kind: str) -> int:
+        return self.active_loan_limits[checked_kind(kind)]
+
+    @property
+    def recent_loss_review_months(self) -> int:
+        return self.rules.recent_loss.within_months

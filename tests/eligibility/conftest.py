@@ -7,6 +7,7 @@ import pytest
 
 from eligibility import Policy, load_policy
 
+
 @pytest.fixture
 def write_policy(tmp_path: Path) -> Callable[[str], Path]:
     def write(text: str) -> Path:

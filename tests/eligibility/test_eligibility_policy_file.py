@@ -90,8 +90,7 @@ def test_the_example_error_reads_exactly_as_documented() -> None:
         load_policy_text(text, "policy.toml")
     line = line_number(text, "laptop = -28")
     assert str(raised.value) == (
-        f"policy.toml line {line}: loan_period_days.laptop: "
-        "must be a positive whole number of days"
+        f"policy.toml line {line}: loan_period_days.laptop: must be a positive whole number of days"
     )
     [problem] = raised.value.problems
     assert (problem.line, problem.key) == (line, "loan_period_days.laptop")
@@ -241,7 +240,7 @@ BAD_POLICIES = {
         "unknown placeholder {overdue}; placeholders it may use: {count}",
     ),
     "unmatched brace": (
-        ("limit {limit})\"\n\n[rules.total_limit]", "limit {limit)\"\n\n[rules.total_limit]"),
+        ('limit {limit})"\n\n[rules.total_limit]', 'limit {limit)"\n\n[rules.total_limit]'),
         "limit {limit)",
         "rules.kind_limit.message",
         "unmatched { or }",
@@ -362,7 +361,7 @@ def test_a_missing_file_is_a_policy_error(tmp_path: Path) -> None:
 
 def test_a_file_that_is_not_text_is_a_policy_error(tmp_path: Path) -> None:
     path = tmp_path / "policy.toml"
-    path.write_bytes(b"version = \"\xff\"\n")
+    path.write_bytes(b'version = "\xff"\n')
     with pytest.raises(PolicyError, match="cannot read the policy file"):
         load_policy(path)
 
@@ -372,14 +371,13 @@ def test_lines_are_found_for_dotted_keys_and_past_multiline_strings() -> None:
     # multi-line message whose text looks like the faulty key. Neither may
     # mislead the line finder.
     original = (
-        "[rules.recipient_active]\nenabled = true\n"
-        'message = "The recipient\'s record is closed"\n'
+        '[rules.recipient_active]\nenabled = true\nmessage = "The recipient\'s record is closed"\n'
     )
     rewritten = (
         "[rules]\n"
-        "recipient_active.message = \'\'\'\n"
+        "recipient_active.message = '''\n"
         "recipient_active.enabled = true\n"
-        "\'\'\'\n"
+        "'''\n"
         "recipient_active . enabled = 1\n"
     )
     text = edited_default((original, rewritten))

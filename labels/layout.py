@@ -6,6 +6,7 @@ rather than ever crossing into it or past the label's safe inset.
 """
 
 import math
+import unicodedata
 from dataclasses import dataclass
 
 from reportlab.lib.units import mm
@@ -81,14 +82,15 @@ def preferred_height(label: Label, module_count: int, inset: float) -> float:
 
 
 def _plan_caption(label: Label, area: Box) -> list[PlacedText]:
-    if area.width < MIN_WIDTH_FOR_TITLE or not label.title.strip():
+    title = printable(label.title)
+    if area.width < MIN_WIDTH_FOR_TITLE or not title:
         return []
-    wanted_lines = [line for line in label.lines if line.strip()]
+    wanted_lines = [printable(line) for line in label.lines if line.strip()]
     if area.width < MIN_WIDTH_FOR_LINES:
         wanted_lines = []
     title_share = TITLE_HEIGHT_SHARE_WITH_LINES if wanted_lines else TITLE_HEIGHT_SHARE_ALONE
     title_size = _fitting_size(
-        label.title, TITLE_FONT, area.width, area.height * title_share, MIN_TITLE_PT, MAX_TITLE_PT
+        title, TITLE_FONT, area.width, area.height * title_share, MIN_TITLE_PT, MAX_TITLE_PT
     )
     if _extent(TITLE_FONT, title_size) > area.height:
         return []
@@ -101,7 +103,7 @@ def _plan_caption(label: Label, area: Box) -> list[PlacedText]:
     title_ascent, title_descent = getAscentDescent(TITLE_FONT, title_size)
     texts = [
         PlacedText(
-            _truncated(label.title, TITLE_FONT, title_size, area.width),
+            _truncated(title, TITLE_FONT, title_size, area.width),
             TITLE_FONT, title_size, area.x, cursor - title_ascent,
         )
     ]
@@ -117,6 +119,23 @@ def _plan_caption(label: Label, area: Box) -> list[PlacedText]:
         )
         cursor -= line_ascent - line_descent
     return [text for text in texts if text.text]
+
+
+def printable(text: str) -> str:
+    """The text in the standard PDF fonts' WinAnsi encoding, which has no glyph for the rest.
+
+    Accented letters outside it lose their accent (ő -> o), rather than print as boxes.
+    """
+    characters = []
+    for character in " ".join(text.split()):
+        try:
+            character.encode("cp1252")
+        except UnicodeEncodeError:
+            decomposed = unicodedata.normalize("NFKD", character)
+            base = "".join(part for part in decomposed if not unicodedata.combining(part))
+            character = base if base.isascii() and base else "?"
+        characters.append(character)
+    return "".join(characters)
 
 
 def _extent(font: str, size: float) -> float:

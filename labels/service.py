@@ -39,7 +39,8 @@ def qr_matrix(payload: str) -> QrMatrix:
     code.add_data(payload)
     try:
         code.make(fit=True)
-    except DataOverflowError:
+    # qrcode 8 reports data beyond version 40 as a ValueError, older releases as overflow.
+    except (DataOverflowError, ValueError):
         raise LabelError(
             f"payload of {len(payload)} characters is too long for a QR code"
         ) from None

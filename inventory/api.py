@@ -1,0 +1,110 @@
+"""HTTP routes for locations and devices. Thin: every rule lives in `inventory.service`.
+
+The application provides two dependencies: `db_session` (a session that knows who is
+acting) and `device_extras` (what other packages add to a device's detail: its loan and
+its history), so this package stays ignorant of them.
+"""
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from litestar import Controller, Request, get, patch, post
+from litestar.params import Body, Parameter
+from sqlmodel import Session
+
+from inventory import service
+from inventory.models import Device, DeviceKind, DeviceStatus
+from inventory.schemas import (
+    DeviceCreate,
+    DeviceFilter,
+    DeviceRead,
+    DeviceUpdate,
+    ImportResult,
+    LocationCreate,
+    LocationRead,
+    StatusChange,
+    WipeCreate,
+)
+
+
+class LocationController(Controller):
+    path = "/locations"
+    tags = ["inventory"]
+
+    @post("/", sync_to_thread=True, opt={"role": "manager"})
+    def create_location(self, db_session: Session, data: LocationCreate) -> LocationRead:
+        return LocationRead(**service.location_row(service.create_location(db_session, data)))
+
+    @get("/", sync_to_thread=True)
+    def list_locations(self, db_session: Session) -> dict[str, Any]:
+        items = [service.location_row(loc) for loc in service.list_locations(db_session)]
+        return {"items": items, "total": len(items)}
+
+
+class DeviceController(Controller):
+    path = "/devices"
+    tags = ["inventory"]
+
+    @post("/", sync_to_thread=True)
+    def create_device(self, db_session: Session, data: DeviceCreate) -> DeviceRead:
+        device = service.create_device(db_session, data)
+        return DeviceRead(**service.device_row(db_session, device))
+
+    @get("/", sync_to_thread=True)
+    def list_devices(
+        self,
+        db_session: Session,
+        status: DeviceStatus | None = None,
+        kind: DeviceKind | None = None,
+        location: str | None = None,
+        q: Annotated[str | None, Parameter(max_length=80)] = None,
+        limit: Annotated[int, Parameter(ge=1, le=500)] = 50,
+        offset: Annotated[int, Parameter(ge=0)] = 0,
+    ) -> dict[str, Any]:
+        return service.list_devices(db_session, DeviceFilter(
+            status=status, kind=kind, location=location, q=q, limit=limit, offset=offset))
+
+    @post("/import", sync_to_thread=True, request_max_body_size=20_000_000)
+    def import_devices(
+        self, db_session: Session,
+        data: Annotated[bytes, Body(media_type="text/csv")],
+    ) -> ImportResult:
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as error:
+            raise service.Invalid("the file is not UTF-8 text", "file") from error
+        tags = service.import_devices(db_session, text)
+        return ImportResult(created=len(tags), asset_tags=tags)
+
+    @get("/{asset_tag:str}", sync_to_thread=True)
+    def get_device(self, db_session: Session, asset_tag: str,
+                   device_extras: Callable[[Session, Device], dict[str, Any]]
+                   ) -> dict[str, Any]:
+        device = service.get_device(db_session, asset_tag)
+        detail = service.device_row(db_session, device)
+        detail["wipes"] = [
+            {"method": w.method, "account_lock_removed": w.account_lock_removed,
+             "performed_by": w.performed_by, "performed_at": w.performed_at, "notes": w.notes}
+            for w in service.list_wipes(db_session, device)]
+        detail.update(device_extras(db_session, device))
+        return detail
+
+    @patch("/{asset_tag:str}", sync_to_thread=True)
+    def update_device(self, db_session: Session, asset_tag: str, data: DeviceUpdate
+                      ) -> DeviceRead:
+        device = service.update_device(db_session, asset_tag, data)
+        return DeviceRead(**service.device_row(db_session, device))
+
+    @post("/{asset_tag:str}/status", sync_to_thread=True, status_code=200)
+    def change_device_status(self, db_session: Session, asset_tag: str, data: StatusChange
+                             ) -> DeviceRead:
+        device = service.change_status(db_session, asset_tag, data)
+        return DeviceRead(**service.device_row(db_session, device))
+
+    @post("/{asset_tag:str}/wipe", sync_to_thread=True, status_code=200)
+    def record_device_wipe(self, db_session: Session, request: Request, asset_tag: str,
+                           data: WipeCreate) -> DeviceRead:
+        device = service.record_wipe(db_session, asset_tag, data, request.user.email)
+        return DeviceRead(**service.device_row(db_session, device))
+
+

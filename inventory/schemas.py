@@ -1,0 +1,255 @@
+"""API input and output for stock, and the rules that make an identifier valid."""
+
+import re
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+import phonenumbers
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from inventory.models import DeviceKind, DeviceStatus, WipeMethod
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+NATIONS = ("ENG", "WLS", "SCT", "NIR")
+
+
+def luhn_valid(digits: str) -> bool:
+    total = 0
+    for position, char in enumerate(reversed(digits)):
+        value = int(char)
+        if position % 2 == 1:
+            value *= 2
+            if value > 9:
+                value -= 9
+        total += value
+    return total % 10 == 0
+
+
+def check_imei(value: str) -> str:
+    value = re.sub(r"[\s-]", "", value)
+    if not re.fullmatch(r"\d{15}", value):
+        raise ValueError("an IMEI is 15 digits")
+    if not luhn_valid(value):
+        raise ValueError("this IMEI fails its check digit: probably mistyped")
+    return value
+
+
+def check_iccid(value: str) -> str:
+    value = re.sub(r"[\s-]", "", value)
+    if not re.fullmatch(r"89\d{17,18}", value):
+        raise ValueError("an ICCID is 19 or 20 digits starting 89")
+    if not luhn_valid(value):
+        raise ValueError("this ICCID fails its check digit: probably mistyped")
+    return value
+
+
+def normalise_uk_mobile(value: str) -> str:
+    """A UK mobile number in E.164 (+447...), whatever way it was written."""
+    try:
+        number = phonenumbers.parse(value, "GB")
+    except phonenumbers.NumberParseException as error:
+        raise ValueError("not a phone number") from error
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError("not a valid UK mobile number")
+    if phonenumbers.number_type(number) not in (
+        phonenumbers.PhoneNumberType.MOBILE,
+        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+    ):
+        raise ValueError("not a mobile number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _blank_to_none(value: Any) -> Any:
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+Imei = Annotated[str, AfterValidator(check_imei)]
+Iccid = Annotated[str, AfterValidator(check_iccid)]
+UkMobile = Annotated[str, AfterValidator(normalise_uk_mobile)]
+Condition = Annotated[str, Field(pattern=r"^[ABCD]$")]
+
+
+class LocationCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    code: str = Field(min_length=1, max_length=16, pattern=r"^[A-Za-z0-9_-]+$")
+    name: str = Field(min_length=1, max_length=120)
+    address: str = Field(default="", max_length=400)
+    nation: str = Field(default="ENG", description="ENG, WLS, SCT or NIR, for bank holidays")
+    opening_days: list[str] = Field(default=["mon", "tue", "wed", "thu", "fri"])
+
+    @field_validator("code")
+    @classmethod
+    def _upper(cls, value: str) -> str:
+        return value.upper()
+
+    @field_validator("nation")
+    @classmethod
+    def _known_nation(cls, value: str) -> str:
+        if value.upper() not in NATIONS:
+            raise ValueError(f"must be one of {', '.join(NATIONS)}")
+        return value.upper()
+
+    @field_validator("opening_days")
+    @classmethod
+    def _known_days(cls, value: list[str]) -> list[str]:
+        unknown = [day for day in value if day.lower() not in WEEKDAYS]
+        if unknown:
+            raise ValueError(f"unknown day {unknown[0]!r}: use {', '.join(WEEKDAYS)}")
+        if not value:
+            raise ValueError("a location opens on at least one day")
+        return sorted({day.lower() for day in value}, key=WEEKDAYS.index)
+
+
+class LocationRead(BaseModel):
+    code: str
+    name: str
+    address: str
+    nation: str
+    opening_days: list[str]
+
+
+class DeviceFields(BaseModel):
+    """What a person may set on a device; shared by create, update and import."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    make: str = Field(min_length=1, max_length=80)
+    model: str = Field(min_length=1, max_length=80)
+    location: str = Field(min_length=1, max_length=16, description="a location code")
+    serial_number: str | None = Field(default=None, max_length=80)
+    imei: Imei | None = None
+    imei2: Imei | None = None
+    iccid: Iccid | None = None
+    msisdn: UkMobile | None = None
+    network: str | None = Field(default=None, max_length=40)
+    plan_allowance_gb: float | None = Field(default=None, ge=0, le=100_000)
+    plan_starts_on: date | None = None
+    plan_ends_on: date | None = None
+    purchased_on: date | None = None
+    purchase_cost: Decimal | None = Field(default=None, ge=0, le=1_000_000, decimal_places=2)
+    condition: Condition = "A"
+    notes: str = Field(default="", max_length=2000)
+
+    _blanks = field_validator(
+        "serial_number", "imei", "imei2", "iccid", "msisdn", "network", "plan_allowance_gb",
+        "plan_starts_on", "plan_ends_on", "purchased_on", "purchase_cost", mode="before",
+    )(_blank_to_none)
+
+    @model_validator(mode="after")
+    def _plan_dates_in_order(self) -> "DeviceFields":
+        if self.plan_starts_on and self.plan_ends_on and self.plan_ends_on < self.plan_starts_on:
+            raise ValueError("plan_ends_on: the plan cannot end before it starts")
+        return self
+
+
+class DeviceCreate(DeviceFields):
+    kind: DeviceKind
+    asset_tag: str | None = Field(default=None, max_length=20, pattern=r"^[A-Za-z0-9-]+$")
+
+    _blank_tag = field_validator("asset_tag", mode="before")(_blank_to_none)
+
+    @model_validator(mode="after")
+    def _identifiers_fit_kind(self) -> "DeviceCreate":
+        if self.kind in (DeviceKind.laptop, DeviceKind.tablet) and self.imei2:
+            raise ValueError("imei2: only phones and hotspots have a second IMEI")
+        if self.kind == DeviceKind.sim and (self.imei or self.imei2):
+            raise ValueError("imei: a SIM has an ICCID, not an IMEI")
+        if self.kind not in (DeviceKind.sim, DeviceKind.hotspot, DeviceKind.phone) and (
+            self.iccid or self.plan_allowance_gb is not None
+        ):
+            raise ValueError("iccid: only SIMs, hotspots and phones carry a SIM or a data plan")
+        if self.imei and self.imei2 and self.imei == self.imei2:
+            raise ValueError("imei2: the second IMEI must differ from the first")
+        return self
+
+
+class DeviceUpdate(BaseModel):
+    """A partial update: only the fields sent are changed."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    make: str | None = Field(default=None, min_length=1, max_length=80)
+    model: str | None = Field(default=None, min_length=1, max_length=80)
+    location: str | None = Field(default=None, min_length=1, max_length=16)
+    serial_number: str | None = Field(default=None, max_length=80)
+    imei: Imei | None = None
+    imei2: Imei | None = None
+    iccid: Iccid | None = None
+    msisdn: UkMobile | None = None
+    network: str | None = Field(default=None, max_length=40)
+    plan_allowance_gb: float | None = Field(default=None, ge=0, le=100_000)
+    plan_starts_on: date | None = None
+    plan_ends_on: date | None = None
+    purchased_on: date | None = None
+    purchase_cost: Decimal | None = Field(default=None, ge=0, le=1_000_000, decimal_places=2)
+    condition: Condition | None = None
+    notes: str | None = Field(default=None, max_length=2000)
+
+    _blanks = field_validator(
+        "serial_number", "imei", "imei2", "iccid", "msisdn", "network", "plan_allowance_gb",
+        "plan_starts_on", "plan_ends_on", "purchased_on", "purchase_cost", mode="before",
+    )(_blank_to_none)
+
+
+class StatusChange(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    status: DeviceStatus
+    notes: str = Field(default="", max_length=2000)
+
+
+class WipeCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    method: WipeMethod
+    account_lock_removed: bool = Field(
+        default=False, description="the Google or Apple account lock was removed"
+    )
+    notes: str = Field(default="", max_length=2000)
+
+
+class DeviceRead(BaseModel):
+    asset_tag: str
+    kind: str
+    make: str
+    model: str
+    status: str
+    location: str
+    serial_number: str | None
+    imei: str | None
+    imei2: str | None
+    iccid: str | None
+    msisdn: str | None
+    network: str | None
+    plan_allowance_gb: float | None
+    plan_starts_on: date | None
+    plan_ends_on: date | None
+    purchased_on: date | None
+    purchase_cost: Decimal | None
+    condition: str
+    notes: str
+    labelled_at: datetime | None
+
+
+class WipeRead(BaseModel):
+    method: str
+    account_lock_removed: bool
+    performed_by: str
+    performed_at: datetime
+    notes: str
+
+
+class DeviceFilter(BaseModel):
+    status: DeviceStatus | None = None
+    kind: DeviceKind | None = None
+    location: str | None = None
+    q: str | None = Field(default=None, max_length=80)
+    limit: int = Field(default=50, ge=1, le=500)
+    offset: int = Field(default=0, ge=0)
+
+
+class ImportResult(BaseModel):
+    created: int
+    asset_tags: list[str]

@@ -1,0 +1,539 @@
+"""Operations on stock. Each function owns its transaction: it commits or leaves nothing.
+
+The caller hands in a `Session`; whoever is acting is in `session.info["actor"]`, which the
+application's audit log reads. Bulk writes that bypass the ORM announce what they created in
+`session.info["audit_bulk"]` so that they are audited in the same transaction.
+"""
+
+import csv
+import io
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from inventory.models import TRANSITIONS, Device, DeviceStatus, Location, TagSequence, Wipe
+from inventory.schemas import (
+    WEEKDAYS,
+    DeviceCreate,
+    DeviceFilter,
+    DeviceUpdate,
+    LocationCreate,
+    StatusChange,
+    WipeCreate,
+)
+
+
+class InventoryError(Exception):
+    status_code = 400
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class NotFound(InventoryError):
+    status_code = 404
+
+
+class Invalid(InventoryError):
+    status_code = 422
+
+
+class Conflict(InventoryError):
+    status_code = 409
+
+
+class ImportRejected(Invalid):
+    """Every problem in an import file, each with its line number and field."""
+
+    def __init__(self, problems: list[dict[str, Any]]) -> None:
+        first = problems[0]
+        super().__init__(
+            f"{len(problems)} problem(s) in the file; nothing was imported. First: line "
+            f"{first['line']}, {first['field']}: {first['message']}"
+        )
+        self.problems = problems
+
+
+# --- asset tags -------------------------------------------------------------------------
+
+# Letters that cannot be mistaken for digits (no I, O, S); 23 is prime, so weighted sums
+# modulo 23 catch every single wrong digit and every swap of two neighbouring digits.
+CHECK_LETTERS = "ABCDEFGHJKLMNPQRTUVWXYZ"
+
+
+def check_letter(number: str) -> str:
+    total = sum(int(digit) * (position + 2) for position, digit in enumerate(number))
+    return CHECK_LETTERS[total % len(CHECK_LETTERS)]
+
+
+def format_tag(number: int) -> str:
+    digits = f"{number:05d}"
+    return f"{digits}-{check_letter(digits)}"
+
+
+def normalise_tag(raw: str) -> str:
+    """What a person typed or a scanner sent, as the stored tag: upper case, with the
+    dash before the check letter even when it was left out."""
+    tag = raw.strip().upper().replace(" ", "")
+    if "/D/" in tag:  # a scanned label URL
+        tag = tag.rsplit("/D/", 1)[1]
+    if len(tag) >= 6 and tag[:-1].isdigit() and tag[-1].isalpha():
+        tag = f"{tag[:-1]}-{tag[-1]}"
+    return tag
+
+
+def tag_is_mistyped(tag: str) -> bool:
+    """True when a tag has our numbered shape but the wrong check letter."""
+    digits, _, letter = tag.partition("-")
+    if not (digits.isdigit() and len(digits) >= 5 and len(letter) == 1):
+        return False
+    return check_letter(digits) != letter
+
+
+def _reserve_tag_numbers(session: Session, count: int) -> range:
+    """Take `count` consecutive numbers; the UPDATE locks the row until commit."""
+    row = session.execute(
+        update(TagSequence)
+        .where(TagSequence.id == 1)
+        .values(next_number=TagSequence.next_number + count)
+        .returning(TagSequence.next_number)
+    ).first()
+    if row is None:
+        session.execute(insert(TagSequence).values(id=1, next_number=1 + count))
+        return range(1, 1 + count)
+    end = row[0]
+    return range(end - count, end)
+
+
+def _taken_tags(session: Session, tags: Iterable[str]) -> set[str]:
+    taken: set[str] = set()
+    tags = list(tags)
+    for chunk in range(0, len(tags), 500):
+        taken.update(
+            session.scalars(
+                select(Device.asset_tag).where(Device.asset_tag.in_(tags[chunk : chunk + 500]))
+            )
+        )
+    return taken
+
+
+def _new_tags(session: Session, count: int) -> list[str]:
+    """Fresh tags, skipping any number someone already used as a hand-given tag."""
+    tags: list[str] = []
+    while len(tags) < count:
+        candidates = [format_tag(n) for n in _reserve_tag_numbers(session, count - len(tags))]
+        taken = _taken_tags(session, candidates)
+        tags.extend(tag for tag in candidates if tag not in taken)
+    return tags
+
+
+# --- locations --------------------------------------------------------------------------
+
+
+def location_row(location: Location) -> dict[str, Any]:
+    return {
+        "code": location.code,
+        "name": location.name,
+        "address": location.address,
+        "nation": location.nation,
+        "opening_days": [WEEKDAYS[int(day) - 1] for day in location.opening_days],
+    }
+
+
+def create_location(session: Session, data: LocationCreate) -> Location:
+    if session.scalar(select(Location.id).where(Location.code == data.code)):
+        raise Conflict(f"a location with code {data.code} already exists", "code")
+    location = Location(
+        code=data.code,
+        name=data.name,
+        address=data.address,
+        nation=data.nation,
+        opening_days="".join(str(WEEKDAYS.index(day) + 1) for day in data.opening_days),
+    )
+    session.add(location)
+    _commit(session)
+    return location
+
+
+def list_locations(session: Session) -> Sequence[Location]:
+    return session.scalars(select(Location).order_by(Location.code)).all()
+
+
+def get_location(session: Session, code: str, field: str = "location") -> Location:
+    location = session.scalar(select(Location).where(Location.code == code.strip().upper()))
+    if location is None:
+        raise Invalid(f"no location has the code {code!r}", field)
+    return location
+
+
+# --- devices ----------------------------------------------------------------------------
+
+_DEVICE_COLUMNS = (
+    Device.id,
+    Device.asset_tag,
+    Device.kind,
+    Device.make,
+    Device.model,
+    Device.status,
+    Location.code.label("location"),
+    Device.serial_number,
+    Device.imei,
+    Device.imei2,
+    Device.iccid,
+    Device.msisdn,
+    Device.network,
+    Device.plan_allowance_gb,
+    Device.plan_starts_on,
+    Device.plan_ends_on,
+    Device.purchased_on,
+    Device.purchase_cost_pence,
+    Device.condition,
+    Device.notes,
+    Device.labelled_at,
+)
+
+
+def _device_dict(row: Any) -> dict[str, Any]:
+    data = dict(row._mapping)
+    pence = data.pop("purchase_cost_pence")
+    data["purchase_cost"] = None if pence is None else Decimal(pence) / 100
+    data.pop("id")
+    return data
+
+
+def device_row(session: Session, device: Device) -> dict[str, Any]:
+    row = session.execute(
+        select(*_DEVICE_COLUMNS).join(Location).where(Device.id == device.id)
+    ).one()
+    return _device_dict(row)
+
+
+def get_device(session: Session, asset_tag: str) -> Device:
+    tag = normalise_tag(asset_tag)
+    device = session.scalar(select(Device).where(Device.asset_tag == tag))
+    if device is None:
+        if tag_is_mistyped(tag):
+            raise NotFound(
+                f"{tag} is not a valid tag: its check letter does not match, "
+                "so it was probably mistyped", "asset_tag")
+        raise NotFound(f"no device has the tag {tag}", "asset_tag")
+    return device
+
+
+def list_devices(session: Session, query: DeviceFilter) -> dict[str, Any]:
+    """One page of devices and the total that match: two queries, whatever the page size."""
+    conditions = []
+    if query.status:
+        conditions.append(Device.status == query.status.value)
+    if query.kind:
+        conditions.append(Device.kind == query.kind.value)
+    if query.location:
+        conditions.append(Location.code == query.location.strip().upper())
+    if query.q:
+        needle = query.q.strip()
+        pattern = f"%{needle}%"
+        conditions.append(
+            or_(
+                Device.asset_tag == normalise_tag(needle),
+                Device.asset_tag.ilike(pattern),
+                Device.serial_number.ilike(pattern),
+                Device.imei.ilike(pattern),
+                Device.iccid.ilike(pattern),
+                Device.model.ilike(pattern),
+            )
+        )
+    total_query = select(func.count()).select_from(Device)
+    if query.location:
+        total_query = total_query.join(Location)
+    total = session.scalar(total_query.where(*conditions)) or 0
+    rows = session.execute(
+        select(*_DEVICE_COLUMNS)
+        .join(Location)
+        .where(*conditions)
+        .order_by(Device.id)
+        .limit(query.limit)
+        .offset(query.offset)
+    ).all()
+    return {"items": [_device_dict(row) for row in rows], "total": total}
+
+
+def _check_unique_identifiers(session: Session, values: dict[str, Any], device_id: int | None):
+    for group, columns in _IDENTIFIER_GROUPS.items():
+        for field in (column.key for column in columns):
+            value = values.get(field)
+            if value and group != "asset_tag":
+                _refuse_clash(session, field, value, columns, device_id)
+
+
+def _refuse_clash(session: Session, field: str, value: str, columns, device_id: int | None):
+    clash = session.scalar(
+        select(Device.asset_tag).where(or_(*(column == value for column in columns)),
+                                       Device.id != (device_id or 0))
+    )
+    if clash:
+        raise Conflict(f"{field} {value} already belongs to device {clash}", field)
+
+
+def _device_values(data: DeviceCreate | DeviceUpdate, fields: set[str]) -> dict[str, Any]:
+    values = {name: getattr(data, name) for name in fields if name != "location"}
+    if "purchase_cost" in values:
+        cost = values.pop("purchase_cost")
+        values["purchase_cost_pence"] = None if cost is None else int(cost * 100)
+    for name in ("kind",):
+        if name in values and values[name] is not None:
+            values[name] = values[name].value
+    return values
+
+
+def create_device(session: Session, data: DeviceCreate) -> Device:
+    location = get_location(session, data.location)
+    values = _device_values(data, set(DeviceCreate.model_fields) - {"asset_tag"})
+    if data.asset_tag:
+        tag = normalise_tag(data.asset_tag)
+        if tag_is_mistyped(tag):
+            raise Invalid(f"{tag} has the shape of a numbered tag but a wrong check letter",
+                          "asset_tag")
+        if session.scalar(select(Device.id).where(Device.asset_tag == tag)):
+            raise Conflict(f"the tag {tag} is already in use", "asset_tag")
+    else:
+        tag = _new_tags(session, 1)[0]
+    _check_unique_identifiers(session, values, None)
+    device = Device(asset_tag=tag, location_id=location.id, **values)
+    session.add(device)
+    _commit(session)
+    return device
+
+
+def update_device(session: Session, asset_tag: str, data: DeviceUpdate) -> Device:
+    device = get_device(session, asset_tag)
+    sent = data.model_fields_set
+    values = _device_values(data, sent)
+    for required in ("make", "model", "condition"):
+        if required in values and values[required] is None:
+            raise Invalid(f"{required} cannot be empty", required)
+    _check_unique_identifiers(session, values, device.id)
+    if "location" in sent and data.location:
+        device.location_id = get_location(session, data.location).id
+    for name, value in values.items():
+        setattr(device, name, value)
+    _commit(session)
+    return device
+
+
+def change_status(session: Session, asset_tag: str, change: StatusChange) -> Device:
+    """A person moving a device by hand (to repair, retired, found): never to available,
+    which only a recorded wipe allows."""
+    device = get_device(session, asset_tag)
+    if change.status == DeviceStatus.available:
+        raise Conflict("a device becomes available only when its wipe is recorded", "status")
+    if change.status == DeviceStatus.on_loan:
+        raise Conflict("a device goes on loan only by issuing a loan", "status")
+    move_device(device, change.status)
+    if change.notes:
+        device.notes = change.notes
+    _commit(session)
+    return device
+
+
+def move_device(device: Device, target: DeviceStatus) -> None:
+    """Change a device's status within a caller's transaction, if the lifecycle allows it."""
+    current = DeviceStatus(device.status)
+    if target not in TRANSITIONS[current]:
+        allowed = ", ".join(sorted(TRANSITIONS[current])) or "none (it is final)"
+        raise Conflict(
+            f"device {device.asset_tag} is {current.value}; it cannot become {target.value}. "
+            f"Allowed from {current.value}: {allowed}", "status")
+    device.status = target.value
+
+
+def record_wipe(session: Session, asset_tag: str, wipe: WipeCreate, performed_by: str) -> Device:
+    device = get_device(session, asset_tag)
+    if device.status != DeviceStatus.awaiting_wipe:
+        raise Conflict(
+            f"device {device.asset_tag} is {device.status}, not awaiting_wipe: "
+            "only a returned or found device is wiped", "status")
+    if device.kind in ("phone", "tablet") and not wipe.account_lock_removed:
+        raise Invalid("a phone or tablet goes back into stock only once its Google or "
+                      "Apple account lock is removed", "account_lock_removed")
+    move_device(device, DeviceStatus.available)
+    session.add(Wipe(device_id=device.id, method=wipe.method.value,
+                     account_lock_removed=wipe.account_lock_removed, performed_by=performed_by,
+                     performed_at=datetime.now(UTC), notes=wipe.notes))
+    _commit(session)
+    return device
+
+
+def list_wipes(session: Session, device: Device) -> Sequence[Wipe]:
+    return session.scalars(
+        select(Wipe).where(Wipe.device_id == device.id).order_by(Wipe.performed_at.desc())
+    ).all()
+
+
+def mark_labelled(session: Session, devices: Sequence[Device]) -> None:
+    now = datetime.now(UTC)
+    for device in devices:
+        device.labelled_at = now
+    _commit(session)
+
+
+def find_devices(session: Session, asset_tags: Sequence[str]) -> list[Device]:
+    """The devices for these tags, in the order given; every unknown tag named at once."""
+    tags = [normalise_tag(tag) for tag in asset_tags]
+    found = {d.asset_tag: d for d in session.scalars(select(Device).where(
+        Device.asset_tag.in_(tags)))}
+    unknown = [tag for tag in tags if tag not in found]
+    if unknown:
+        raise Invalid(f"unknown tag(s): {', '.join(unknown)}", "tags")
+    return [found[tag] for tag in tags]
+
+
+def unlabelled_devices(session: Session) -> list[Device]:
+    return list(session.scalars(
+        select(Device).where(Device.labelled_at.is_(None),
+                             Device.status != DeviceStatus.retired.value).order_by(Device.id)))
+
+
+# --- CSV import -------------------------------------------------------------------------
+
+IMPORT_COLUMNS = tuple(DeviceCreate.model_fields)
+REQUIRED_COLUMNS = ("kind", "make", "model", "location")
+
+
+def import_devices(
+    session: Session, text: str, progress: Callable[[int, int], None] | None = None
+) -> list[str]:
+    """Import every row of a CSV file or none: each problem is reported with its line."""
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    header = [name.strip() for name in reader.fieldnames or []]
+    unknown = [name for name in header if name not in IMPORT_COLUMNS]
+    missing = [name for name in REQUIRED_COLUMNS if name not in header]
+    if unknown or missing:
+        problem = (f"unknown column(s) {', '.join(unknown)}" if unknown
+                   else f"missing column(s) {', '.join(missing)}")
+        raise ImportRejected([{
+            "line": 1, "field": "header",
+            "message": f"{problem}; expected columns: {', '.join(IMPORT_COLUMNS)} "
+                       f"(required: {', '.join(REQUIRED_COLUMNS)})"}])
+    reader.fieldnames = header
+
+    locations = {loc.code: loc.id for loc in list_locations(session)}
+    problems: list[dict[str, Any]] = []
+    rows: list[tuple[int, DeviceCreate]] = []
+    raw_rows = list(reader)
+    total = len(raw_rows)
+    for index, raw in enumerate(raw_rows):
+        line = index + 2
+        if None in raw:
+            problems.append({"line": line, "field": "row", "message": "more values than columns"})
+            continue
+        try:
+            device = DeviceCreate.model_validate(
+                {key: value for key, value in raw.items() if value is not None})
+        except ValidationError as error:
+            for detail in error.errors():
+                field = ".".join(str(part) for part in detail["loc"]) or _field_in(detail["msg"])
+                problems.append({"line": line, "field": field,
+                                 "message": _clean_message(detail["msg"])})
+            continue
+        if device.location.upper() not in locations:
+            problems.append({"line": line, "field": "location",
+                             "message": f"no location has the code {device.location!r}"})
+            continue
+        rows.append((line, device))
+        if progress and line % 500 == 0:
+            progress(index + 1, total)
+    if not raw_rows:
+        problems.append({"line": 1, "field": "file", "message": "the file has no rows"})
+    problems.extend(_duplicate_problems(session, rows))
+    if problems:
+        raise ImportRejected(sorted(problems, key=lambda p: p["line"]))
+
+    fresh_tags = iter(_new_tags(session, sum(1 for _, d in rows if not d.asset_tag)))
+    records = []
+    for _, device in rows:
+        values = _device_values(device, set(IMPORT_COLUMNS) - {"asset_tag"})
+        values["asset_tag"] = normalise_tag(device.asset_tag) if device.asset_tag else next(
+            fresh_tags)
+        values["location_id"] = locations[device.location.upper()]
+        values["status"] = DeviceStatus.available.value
+        values["labelled_at"] = None
+        records.append(values)
+    created = session.scalars(
+        insert(Device).returning(Device.id, sort_by_parameter_order=True), records)
+    announced = session.info.setdefault("audit_bulk", [])
+    for device_id, values in zip(created, records, strict=True):
+        announced.append(("device", device_id, "create", values))
+    _commit(session)
+    if progress:
+        progress(total, total)
+    return [record["asset_tag"] for record in records]
+
+
+def _field_in(message: str) -> str:
+    head = message.removeprefix("Value error, ").split(":", 1)[0]
+    return head if head.isidentifier() else "row"
+
+
+def _clean_message(message: str) -> str:
+    message = message.removeprefix("Value error, ")
+    head, _, rest = message.partition(": ")
+    return rest if rest and head.isidentifier() else message
+
+
+# An IMEI may stand in either IMEI column, so both are checked as one set.
+_IDENTIFIER_GROUPS = {
+    "asset_tag": (Device.asset_tag,),
+    "serial_number": (Device.serial_number,),
+    "imei": (Device.imei, Device.imei2),
+    "iccid": (Device.iccid,),
+}
+
+
+def _duplicate_problems(session: Session, rows: list[tuple[int, DeviceCreate]]):
+    """Identifiers repeated within the file, or already held by a device in stock."""
+    problems = []
+    for columns in _IDENTIFIER_GROUPS.values():
+        seen: dict[str, tuple[int, str]] = {}
+        for line, device in rows:
+            for field in (column.key for column in columns):
+                value = getattr(device, field)
+                if not value:
+                    continue
+                value = normalise_tag(value) if field == "asset_tag" else value
+                if value in seen:
+                    problems.append({"line": line, "field": field,
+                                     "message": f"{value} repeats line {seen[value][0]}"})
+                else:
+                    seen[value] = (line, field)
+        values = list(seen)
+        for start in range(0, len(values), 500):
+            chunk = values[start:start + 500]
+            for column in columns:
+                for existing, tag in session.execute(
+                        select(column, Device.asset_tag).where(column.in_(chunk))):
+                    line, field = seen[existing]
+                    problems.append({"line": line, "field": field,
+                                     "message": f"{existing} already belongs to device {tag}"})
+    return problems
+
+
+def _commit(session: Session) -> None:
+    """Commit, turning a unique-constraint race into a clean conflict."""
+    try:
+        session.commit()
+    except IntegrityError as error:
+        session.rollback()
+        raise Conflict(f"that would duplicate an existing record ({_constraint(error)})") from error
+
+
+def _constraint(error: IntegrityError) -> str:
+    text = str(error.orig).splitlines()[0]
+    return text[:200]

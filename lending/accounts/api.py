@@ -1,0 +1,113 @@
+"""The HTTP side of accounts: who is calling (bearer token or session cookie), what their
+role lets them do, and the admin routes for users and tokens."""
+
+from typing import Any
+
+import anyio
+from litestar import Controller, Request, get, patch, post
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
+from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
+from sqlmodel import Session
+
+from lending.accounts import service
+from lending.accounts.models import Role, User
+from lending.accounts.schemas import (
+    TokenCreate,
+    TokenCreated,
+    TokenRead,
+    UserCreate,
+    UserRead,
+    UserUpdate,
+)
+from lending.db import session_for
+
+SESSION_COOKIE = "lending_session"
+
+
+def _secret_of(connection: ASGIConnection) -> str | None:
+    header = connection.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return connection.cookies.get(SESSION_COOKIE)
+
+
+class TokenAuthentication(AbstractAuthenticationMiddleware):
+    async def authenticate_request(self, connection: ASGIConnection) -> AuthenticationResult:
+        secret = _secret_of(connection)
+        if not secret:
+            raise NotAuthorizedException("sign in, or send Authorization: Bearer TOKEN")
+        engine = connection.app.state.engine
+
+        def lookup() -> User | None:
+            with session_for(engine) as session:
+                return service.resolve_token(session, secret)
+
+        user = await anyio.to_thread.run_sync(lookup)
+        if user is None:
+            raise NotAuthorizedException("that token or session is not valid (revoked, "
+                                         "expired, or the account is inactive)")
+        return AuthenticationResult(user=user, auth=secret)
+
+
+def role_guard(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
+    """A route names the least role it needs in its `opt`; staff is the default."""
+    if handler.opt.get("exclude_from_auth"):
+        return
+    needed = Role(handler.opt.get("role", Role.staff))
+    user: User = connection.user
+    if not service.has_role(user, needed):
+        raise PermissionDeniedException(f"this needs the {needed.value} role; "
+                                        f"{user.email} is {user.role}")
+
+
+class UserController(Controller):
+    path = "/users"
+    tags = ["accounts"]
+    opt = {"role": Role.admin}
+
+    @get("/", sync_to_thread=True)
+    def list_users(self, db_session: Session, limit: int = 50, offset: int = 0
+                   ) -> dict[str, Any]:
+        return service.list_users(db_session, limit=min(max(limit, 1), 500),
+                                  offset=max(offset, 0))
+
+    @post("/", sync_to_thread=True)
+    def create_user(self, db_session: Session, data: UserCreate) -> UserRead:
+        user = service.create_user(db_session, data)
+        return UserRead(**service.user_row(db_session, user))
+
+    @patch("/{user_id:int}", sync_to_thread=True)
+    def update_user(self, db_session: Session, user_id: int, data: UserUpdate) -> UserRead:
+        user = service.update_user(db_session, user_id, data)
+        return UserRead(**service.user_row(db_session, user))
+
+    @get("/{user_id:int}/tokens", sync_to_thread=True)
+    def list_user_tokens(self, db_session: Session, user_id: int) -> list[TokenRead]:
+        user = service.get_user_by_id(db_session, user_id)
+        return [TokenRead.model_validate(t, from_attributes=True)
+                for t in service.list_tokens(db_session, user)]
+
+    @post("/{user_id:int}/tokens", sync_to_thread=True)
+    def create_user_token(self, db_session: Session, user_id: int, data: TokenCreate
+                          ) -> TokenCreated:
+        user = service.get_user_by_id(db_session, user_id)
+        token, secret = service.create_token(db_session, user, data.name)
+        return TokenCreated(token=secret, **TokenRead.model_validate(
+            token, from_attributes=True).model_dump())
+
+    @post("/tokens/{token_id:int}/revoke", sync_to_thread=True, status_code=200)
+    def revoke_token(self, db_session: Session, token_id: int) -> TokenRead:
+        return TokenRead.model_validate(service.revoke_token(db_session, token_id),
+                                        from_attributes=True)
+
+
+class MeController(Controller):
+    path = "/me"
+    tags = ["accounts"]
+
+    @get("/", sync_to_thread=True)
+    def who_am_i(self, db_session: Session, request: Request) -> UserRead:
+        return UserRead(**service.user_row(db_session, request.user))

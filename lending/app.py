@@ -1,0 +1,102 @@
+"""The Litestar application: one factory, used by `lending serve`, the tests and benchmarks."""
+
+from collections.abc import Iterator
+from typing import Any
+
+from litestar import Litestar, Request, Router, get
+from litestar.config.response_cache import ResponseCacheConfig
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.exceptions import HTTPException
+from litestar.middleware.base import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.response import Response
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from inventory.api import DeviceController, LocationController
+from inventory.models import Device
+from inventory.service import InventoryError
+from lending import errors
+from lending.accounts.api import (
+    MeController,
+    TokenAuthentication,
+    UserController,
+    role_guard,
+)
+from lending.audit import api as audit_api
+from lending.audit import service as audit
+from lending.db import database_answers, make_engine, session_for
+from lending.settings import Settings, get_settings
+
+# Public routes: everything else needs a token or a signed-in browser.
+PUBLIC_PATHS = ["^/health$", "^/schema", "^/login", "^/static/", "^/favicon"]
+
+
+def provide_db_session(state: State, request: Request) -> Iterator[Session]:
+    user = request.scope.get("user")
+    with session_for(state.engine, actor=getattr(user, "email", None),
+                     actor_id=getattr(user, "id", None)) as session:
+        yield session
+
+
+def device_extras(db_session: Session, device: Device) -> dict[str, Any]:
+    """What the lending side knows of a device: its history from the audit log."""
+    return {"history": [
+        {"at": entry.at, "actor": entry.actor, "action": entry.action,
+         "changes": entry.changes}
+        for entry in audit.history_of(db_session, "device", device.id)]}
+
+
+def provide_device_extras() -> Any:
+    return device_extras
+
+
+@get("/health", sync_to_thread=True, opt={"exclude_from_auth": True}, tags=["service"])
+def health(state: State) -> Response[dict[str, str]]:
+    if database_answers(state.engine):
+        return Response({"status": "ok"})
+    return Response({"status": "unavailable", "detail": "the database does not answer"},
+                    status_code=503)
+
+
+def _operation_id(handler, method, _components) -> str:
+    """Stable ids, from the handler's own name, for generated clients."""
+    name = handler.handler_name
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> Litestar:
+    settings = settings or get_settings()
+    engine = engine or make_engine(settings.database_url)
+    api = Router(
+        path="/api/v1",
+        route_handlers=[LocationController, DeviceController, UserController, MeController,
+                        audit_api.AuditController],
+        guards=[role_guard],
+    )
+    return Litestar(
+        route_handlers=[health, api],
+        state=State({"engine": engine, "settings": settings}),
+        dependencies={
+            "db_session": Provide(provide_db_session),
+            "device_extras": Provide(provide_device_extras, sync_to_thread=False),
+        },
+        middleware=[DefineMiddleware(TokenAuthentication, exclude=PUBLIC_PATHS,
+                                     exclude_from_auth_key="exclude_from_auth")],
+        exception_handlers={
+            HTTPException: errors.handle_http,
+            InventoryError: errors.handle_service,
+            IntegrityError: errors.handle_integrity,
+            Exception: errors.handle_unexpected,
+        },
+        openapi_config=OpenAPIConfig(
+            title="Lending API", version="1.0.0", path="/schema",
+            operation_id_creator=_operation_id, render_plugins=[SwaggerRenderPlugin()]),
+        request_max_body_size=settings.max_body_bytes,
+        response_cache_config=ResponseCacheConfig(),
+        debug=False,
+    )

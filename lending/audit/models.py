@@ -1,0 +1,26 @@
+"""The append-only audit log: who changed (or read) what, when, before and after."""
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Index
+from sqlmodel import Field, SQLModel
+
+
+class AuditEntry(SQLModel, table=True):
+    __tablename__ = "audit_entries"
+    __table_args__ = (
+        Index("ix_audit_entity", "entity", "entity_id", "id"),
+        Index("ix_audit_actor", "actor_id", "id"),
+        Index("ix_audit_at", "at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(sa_type=DateTime(timezone=True))
+    actor_id: int | None = Field(default=None)
+    actor: str = Field(max_length=254)
+    action: str = Field(max_length=40)
+    entity: str = Field(max_length=40)
+    entity_id: str = Field(max_length=40)
+    # {field: [before, after]} for updates; {field: value} under "after" for creations.
+    changes: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)

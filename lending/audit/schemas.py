@@ -1,0 +1,24 @@
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class AuditQuery(BaseModel):
+    entity: str | None = Field(default=None, max_length=40)
+    entity_id: str | None = Field(default=None, max_length=40)
+    actor: str | None = Field(default=None, max_length=254, description="the actor's email")
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = Field(default=50, ge=1, le=500)
+    offset: int = Field(default=0, ge=0)
+
+
+class AuditEntryRead(BaseModel):
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    entity: str
+    entity_id: str
+    changes: dict[str, Any]

@@ -1,0 +1,156 @@
+"""Writes the audit log for every change, in the same transaction as the change.
+
+One listener sees every flush of every session, so no service can forget to audit: it
+records creations, updates (changed fields only, before and after) and deletions, and the
+bulk writes a service announces in `session.info["audit_bulk"]`. The actor comes from
+`session.info["actor"]`, set where the session is made.
+"""
+
+import re
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+from sqlalchemy import event, func, insert, inspect, select
+from sqlalchemy.orm import Session as OrmSession
+from sqlmodel import Session
+
+from lending.audit.models import AuditEntry
+from lending.audit.schemas import AuditQuery
+
+# Never copied into the log: a hash is still a secret.
+SECRET_FIELDS = frozenset({"password_hash", "secret_hash"})
+# Touched on every request; logging it would drown the log.
+QUIET_FIELDS = frozenset({"last_used_at"})
+
+
+def entity_name(model: type) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", model.__name__).lower()
+
+
+def plain(value: Any) -> Any:
+    """A value as JSON can hold it."""
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+def _shown(field: str, value: Any) -> Any:
+    return "(changed)" if field in SECRET_FIELDS else plain(value)
+
+
+def _entry(session: OrmSession, entity: str, entity_id: Any, action: str,
+           changes: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "at": datetime.now(UTC),
+        "actor": session.info.get("actor", "system"),
+        "actor_id": session.info.get("actor_id"),
+        "action": action,
+        "entity": entity,
+        "entity_id": str(entity_id),
+        "changes": changes,
+    }
+
+
+def _changes_of(state) -> dict[str, list[Any]]:
+    changes = {}
+    for attribute in state.mapper.column_attrs:
+        key = attribute.key
+        if key in QUIET_FIELDS:
+            continue
+        history = state.attrs[key].history
+        if not history.has_changes():
+            continue
+        before = history.deleted[0] if history.deleted else None
+        after = history.added[0] if history.added else None
+        if before != after:
+            changes[key] = [_shown(key, before), _shown(key, after)]
+    return changes
+
+
+def _columns_of(obj: Any) -> dict[str, Any]:
+    state = inspect(obj)
+    return {attr.key: _shown(attr.key, getattr(obj, attr.key))
+            for attr in state.mapper.column_attrs
+            if attr.key not in QUIET_FIELDS and getattr(obj, attr.key) is not None}
+
+
+def _primary_key(obj: Any) -> Any:
+    return inspect(obj).mapper.primary_key_from_instance(obj)[0]
+
+
+@event.listens_for(OrmSession, "after_flush")
+def _record_flush(session: OrmSession, _context) -> None:
+    rows = []
+    for obj in session.new:
+        if isinstance(obj, AuditEntry):
+            continue
+        rows.append(_entry(session, entity_name(type(obj)), _primary_key(obj), "create",
+                           {"after": _columns_of(obj)}))
+    for obj in session.dirty:
+        if isinstance(obj, AuditEntry) or not session.is_modified(obj):
+            continue
+        changes = _changes_of(inspect(obj))
+        if changes:
+            action = "status" if "status" in changes else "update"
+            rows.append(_entry(session, entity_name(type(obj)), _primary_key(obj), action,
+                               changes))
+    for obj in session.deleted:
+        rows.append(_entry(session, entity_name(type(obj)), _primary_key(obj), "delete",
+                           {"before": _columns_of(obj)}))
+    if rows:
+        session.connection().execute(insert(AuditEntry), rows)
+
+
+@event.listens_for(OrmSession, "before_commit")
+def _record_bulk(session: OrmSession) -> None:
+    announced = session.info.pop("audit_bulk", None)
+    if announced:
+        session.connection().execute(insert(AuditEntry), [
+            _entry(session, entity, entity_id, action,
+                   {"after": {key: plain(value) for key, value in values.items()
+                              if value is not None}})
+            for entity, entity_id, action, values in announced])
+
+
+@event.listens_for(OrmSession, "after_rollback")
+def _forget_bulk(session: OrmSession) -> None:
+    session.info.pop("audit_bulk", None)
+
+
+def record_read(session: Session, entity: str, entity_id: Any) -> None:
+    """Reading personal data is logged too (UK GDPR accountability)."""
+    session.add(AuditEntry(**_entry(session, entity, entity_id, "read", {})))
+    session.commit()
+
+
+def list_entries(session: Session, query: AuditQuery) -> dict[str, Any]:
+    conditions = []
+    if query.entity:
+        conditions.append(AuditEntry.entity == query.entity)
+    if query.entity_id:
+        conditions.append(AuditEntry.entity_id == query.entity_id)
+    if query.actor:
+        conditions.append(AuditEntry.actor == query.actor.strip().lower())
+    if query.since:
+        conditions.append(AuditEntry.at >= query.since)
+    if query.until:
+        conditions.append(AuditEntry.at < query.until)
+    total = session.scalar(select(func.count()).select_from(AuditEntry).where(*conditions))
+    entries = session.scalars(
+        select(AuditEntry).where(*conditions).order_by(AuditEntry.id.desc())
+        .limit(query.limit).offset(query.offset)).all()
+    return {"items": entries, "total": total or 0}
+
+
+def history_of(session: Session, entity: str, entity_id: Any, limit: int = 100
+               ) -> list[AuditEntry]:
+    return list(session.scalars(
+        select(AuditEntry).where(AuditEntry.entity == entity,
+                                 AuditEntry.entity_id == str(entity_id))
+        .order_by(AuditEntry.id.desc()).limit(limit)))

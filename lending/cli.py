@@ -1,0 +1,205 @@
+"""The `lending` command. Thin: each command parses, calls a service function, and prints.
+
+Exit codes: 0 success, 1 a user error (one line on stderr, no traceback), 2 bad usage.
+"""
+
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+from lending.settings import get_settings
+
+err = Console(stderr=True)
+out = Console()
+
+
+class UserError(click.ClickException):
+    exit_code = 1
+
+    def show(self, file=None) -> None:
+        err.print(f"[red]error:[/red] {self.message}", highlight=False, soft_wrap=True)
+
+
+def _engine():
+    from lending.db import make_engine
+    return make_engine(get_settings().database_url)
+
+
+def _service_errors():
+    """The errors a service raises for bad input, to be shown as one line each."""
+    from pydantic import ValidationError
+
+    from inventory.service import InventoryError
+    return (InventoryError, ValidationError)
+
+
+def _one_line(error: Exception) -> str:
+    from pydantic import ValidationError
+    if isinstance(error, ValidationError):
+        first = error.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        message = first["msg"].removeprefix("Value error, ")
+        return f"{field}: {message}" if field else message
+    return getattr(error, "message", str(error))
+
+
+class LendingGroup(click.Group):
+    """Turns a database that is missing or not migrated into a one-line user error."""
+
+    def invoke(self, ctx: click.Context):
+        from sqlalchemy.exc import OperationalError, ProgrammingError
+        try:
+            return super().invoke(ctx)
+        except (OperationalError, ProgrammingError) as error:
+            first = str(error.orig).splitlines()[0] if error.orig else str(error)
+            raise UserError(f"the database is not ready ({first}); "
+                            "run `lending db upgrade` first, or check LENDING_DATABASE_URL"
+                            ) from error
+
+
+@click.group(cls=LendingGroup, context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Lend devices and data to people shut out of the digital world."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+def serve(host: str, port: int) -> None:
+    """Apply migrations, then serve the web app (and the scheduler unless it is off)."""
+    import uvicorn
+
+    from lending.app import create_app
+    from lending.migrate import upgrade_database
+
+    settings = get_settings()
+    upgrade_database(settings.database_url)
+    out.print(f"Serving on [bold]http://{host}:{port}[/bold]  (API under /api/v1, "
+              f"docs at /schema)")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info",
+                proxy_headers=True)
+
+
+@main.group()
+def db() -> None:
+    """The database."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every migration not yet applied."""
+    from lending.migrate import upgrade_database
+    upgrade_database(get_settings().database_url)
+    out.print("database is up to date")
+
+
+@main.command()
+@click.option("--if-empty", is_flag=True, help="Do nothing (but print the login) when data exists.")
+def demo(if_empty: bool) -> None:
+    """Load a realistic demo data set into an empty database."""
+    from lending.demo import DEMO_LOGIN, DEMO_PASSWORD, DatabaseNotEmpty, load_demo
+    from lending.migrate import upgrade_database
+
+    upgrade_database(get_settings().database_url)
+    try:
+        counts = load_demo(_engine())
+        out.print("Loaded demo data: " + ", ".join(f"{n} {what}" for what, n in counts.items()))
+    except DatabaseNotEmpty as error:
+        if not if_empty:
+            raise UserError(str(error)) from error
+        out.print("The database already holds data; the demo was not loaded again.")
+    out.print(f"Demo login: [bold]{DEMO_LOGIN}[/bold]  password: [bold]{DEMO_PASSWORD}[/bold]")
+
+
+@main.group()
+def user() -> None:
+    """Staff accounts."""
+
+
+@user.command("add")
+@click.argument("email")
+@click.option("--role", type=click.Choice(["staff", "manager", "admin"]), required=True)
+@click.option("--location", help="Home location code.")
+@click.option("--name", "display_name", default="", help="Display name.")
+@click.option("--password-stdin", is_flag=True, help="Read a password from standard input.")
+def user_add(email: str, role: str, location: str | None, display_name: str,
+             password_stdin: bool) -> None:
+    """Create a staff account."""
+    from lending.accounts.schemas import UserCreate
+    from lending.accounts.service import create_user
+    from lending.db import session_for
+
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else None
+    try:
+        data = UserCreate(email=email, role=role, location=location,
+                          display_name=display_name, password=password)
+        with session_for(_engine(), actor="cli") as session:
+            created = create_user(session, data)
+    except _service_errors() as error:
+        raise UserError(_one_line(error)) from error
+    out.print(f"created {created.role} account {created.email}")
+
+
+@main.group()
+def token() -> None:
+    """API tokens."""
+
+
+@token.command("create")
+@click.argument("email")
+@click.option("--name", default="command line", show_default=True)
+def token_create(email: str, name: str) -> None:
+    """Print a new API token for an account, alone on the last line."""
+    from lending.accounts.service import create_token, get_user
+    from lending.db import session_for
+
+    try:
+        with session_for(_engine(), actor="cli") as session:
+            _, secret = create_token(session, get_user(session, email), name)
+    except _service_errors() as error:
+        raise UserError(_one_line(error)) from error
+    click.echo(f"API token for {email} (shown once; keep it safe):")
+    click.echo(secret)
+
+
+@main.group("import")
+def import_group() -> None:
+    """Bulk imports."""
+
+
+@import_group.command("devices")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def import_devices_command(file: Path) -> None:
+    """Import devices from a CSV file: every row, or none."""
+    from inventory.service import ImportRejected, import_devices
+    from lending.db import session_for
+
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise UserError(f"{file} is not UTF-8 text") from error
+    with Progress(TextColumn("importing"), BarColumn(), TextColumn("{task.completed}/"
+                  "{task.total}"), TimeRemainingColumn(), console=err, transient=True) as bar:
+        task = bar.add_task("import", total=None)
+        try:
+            with session_for(_engine(), actor="cli") as session:
+                tags = import_devices(session, text, progress=lambda done, total: bar.update(
+                    task, completed=done, total=total))
+        except ImportRejected as rejected:
+            for problem in rejected.problems[:50]:
+                err.print(f"line {problem['line']}, {problem['field']}: {problem['message']}",
+                          highlight=False)
+            if len(rejected.problems) > 50:
+                err.print(f"... and {len(rejected.problems) - 50} more", highlight=False)
+            raise UserError(f"{len(rejected.problems)} problem(s); nothing was imported"
+                            ) from rejected
+        except _service_errors() as error:
+            raise UserError(_one_line(error)) from error
+    out.print(f"imported {len(tags)} devices ({tags[0]} to {tags[-1]})")
+
+
+if __name__ == "__main__":
+    main()

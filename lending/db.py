@@ -1,0 +1,96 @@
+"""The database engine: SQLite by default, PostgreSQL in production.
+
+SQLite runs in WAL mode with a busy timeout, and every transaction begins IMMEDIATE so that
+two writers queue for the lock instead of failing half-way. SQLite has no time-zone type, so
+its DATETIME is adapted here to hand back aware UTC datetimes, as PostgreSQL does.
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.dialects.sqlite import DATETIME as SQLITE_DATETIME
+from sqlalchemy.engine import make_url
+from sqlalchemy.types import DateTime
+from sqlmodel import Session
+
+
+class AwareSQLiteDateTime(SQLITE_DATETIME):
+    """Stores UTC without an offset; reads it back as an aware UTC datetime."""
+
+    def bind_processor(self, dialect):
+        process = super().bind_processor(dialect)
+
+        def to_utc(value: datetime | None):
+            if value is not None and value.tzinfo is not None:
+                value = value.astimezone(UTC).replace(tzinfo=None)
+            return process(value) if process else value
+
+        return to_utc
+
+    def result_processor(self, dialect, coltype):
+        process = super().result_processor(dialect, coltype)
+
+        def as_utc(value):
+            value = process(value) if process else value
+            return value.replace(tzinfo=UTC) if value is not None else None
+
+        return as_utc
+
+
+def database_url(raw: str) -> str:
+    """Plain `postgresql://` and `sqlite:///` URLs, with the drivers this service uses."""
+    url = make_url(raw)
+    if url.drivername in ("postgresql", "postgres"):
+        url = url.set(drivername="postgresql+psycopg")
+    return url.render_as_string(hide_password=False)
+
+
+def make_engine(raw_url: str, **options) -> Engine:
+    url = database_url(raw_url)
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
+                               **options)
+        engine.dialect.colspecs = {**engine.dialect.colspecs, DateTime: AwareSQLiteDateTime}
+
+        @event.listens_for(engine, "connect")
+        def _configure(dbapi_connection, _record):
+            # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin.
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin_immediate(connection):
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, **options)
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+@contextmanager
+def session_for(engine: Engine, actor: str | None = None, actor_id: int | None = None
+                ) -> Iterator[Session]:
+    """A session whose changes the audit log attributes to `actor`."""
+    with Session(engine, expire_on_commit=False) as session:
+        session.info["actor"] = actor or "system"
+        session.info["actor_id"] = actor_id
+        yield session
+
+
+def database_answers(engine: Engine) -> bool:
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        return True
+    except Exception:
+        return False

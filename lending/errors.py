@@ -1,0 +1,101 @@
+"""Every error leaves as `application/problem+json` (RFC 9457), naming the field at fault.
+
+Services raise their own package's errors, each carrying `status_code`, `message` and
+`field`; this module is the one place that turns them, and the framework's own errors,
+into responses. A stack trace never reaches a client.
+"""
+
+import logging
+import re
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import quote
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
+from litestar.response import Redirect
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from inventory.service import ImportRejected
+
+log = logging.getLogger("lending")
+
+PROBLEM = "application/problem+json"
+
+
+def problem(status: int, detail: str, errors: list[dict[str, Any]] | None = None,
+            headers: dict[str, str] | None = None) -> Response:
+    body: dict[str, Any] = {"type": "about:blank", "status": status,
+                            "title": HTTPStatus(status).phrase, "detail": detail}
+    if errors:
+        body["errors"] = errors
+    return Response(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def _wants_html(request: Request) -> bool:
+    return not request.url.path.startswith(("/api/", "/health", "/schema")) and (
+        "text/html" in request.headers.get("accept", "")
+        or request.method == "GET" and "application/json" not in request.headers.get(
+            "accept", ""))
+
+
+def _clean(message: str) -> tuple[str | None, str]:
+    """Pydantic's 'Value error, imei: ...' as (field, message)."""
+    message = re.sub(r"^(Value|Assertion) error, ", "", message)
+    head, sep, rest = message.partition(": ")
+    if sep and re.fullmatch(r"[a-z_][a-z0-9_.]*", head):
+        return head, rest
+    return None, message
+
+
+def _validation_errors(exc: ValidationException) -> list[dict[str, Any]]:
+    errors = []
+    for item in exc.extra if isinstance(exc.extra, list) else []:
+        field, message = _clean(str(item.get("message", "")))
+        key = item.get("key") or field or "body"
+        errors.append({"field": key, "message": message, "source": item.get("source")})
+    return errors
+
+
+def handle_http(request: Request, exc: HTTPException) -> Response:
+    if isinstance(exc, NotAuthorizedException) and _wants_html(request):
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return Redirect(f"/login?next={quote(target)}")
+    status = exc.status_code
+    if isinstance(exc, ValidationException):
+        errors = _validation_errors(exc)
+        if errors:
+            summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+            # Well-formed input with wrong values is 422; malformed input stays 400.
+            return problem(422, summary, errors)
+    detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(status).phrase
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if status == 405:
+        detail = f"{request.method} is not allowed on {request.url.path}"
+    if status == 404 and detail == "Not Found":
+        detail = f"nothing is at {request.url.path}"
+    return problem(status, detail, headers=headers)
+
+
+def handle_service(_: Request, exc: Exception) -> Response:
+    message = getattr(exc, "message", str(exc))
+    field = getattr(exc, "field", None)
+    errors = getattr(exc, "errors", None)
+    if isinstance(exc, ImportRejected):
+        errors = exc.problems
+    elif field and not errors:
+        errors = [{"field": field, "message": message}]
+    return problem(getattr(exc, "status_code", 400), message, errors)
+
+
+def handle_integrity(_: Request, exc: IntegrityError) -> Response:
+    log.warning("integrity error reached the edge: %s", str(exc.orig).splitlines()[0])
+    return problem(409, "that conflicts with an existing record")
+
+
+def handle_unexpected(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, OperationalError):
+        log.error("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+        return problem(503, "the database is not answering; try again shortly")
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return problem(500, "something went wrong on our side; it has been logged")

@@ -1,0 +1,69 @@
+"""Configuration, read from the environment or a `.env` file (API.md lists the variables)."""
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SECRET_FILE = Path(".lending-secret")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LENDING_", env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite:///lending.db"
+    base_url: str = "http://127.0.0.1:8000"
+    secret_key: str = ""
+    timezone: str = "Europe/London"
+    organisation: str = "Digital Lending"
+    sms_provider: Literal["log", "notify", "twilio"] = "log"
+    notify_api_key: str = ""
+    notify_base_url: str = "https://api.notifications.service.gov.uk"
+    notify_template_id: str = ""
+    twilio_account_sid: str = ""
+    twilio_auth_token: str = ""
+    twilio_from: str = ""
+    twilio_base_url: str = "https://api.twilio.com"
+    scheduler: Literal["on", "off"] = "on"
+    policy_file: str = ""
+    max_body_bytes: int = 5 * 1024 * 1024
+    max_labels_per_request: int = 2000
+    # Per-template printer calibration, e.g. LENDING_LABEL_OFFSETS='{"avery-l7160": [0.5, -1]}'
+    label_offsets: dict[str, tuple[float, float]] = {}
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        ZoneInfo(value)  # raises for an unknown zone, naming it
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+def _kept_secret() -> str:
+    """A secret generated on first run and kept, so that sessions survive restarts."""
+    if SECRET_FILE.exists():
+        return SECRET_FILE.read_text().strip()
+    secret = secrets.token_urlsafe(48)
+    SECRET_FILE.write_text(secret)
+    SECRET_FILE.chmod(0o600)
+    return secret
+
+
+@lru_cache
+def get_settings() -> Settings:
+    settings = Settings()
+    if not settings.secret_key:
+        settings.secret_key = _kept_secret()
+    return settings

@@ -154,8 +154,12 @@ class _PolicyReader:
             return None
         keys = KINDS + also_allowed
         self.reject_unknown_keys(table, (name,), keys, "kind" if not also_allowed else "key")
-        numbers = {key: self.whole_number(table, (name, key), minimum, requirement) for key in keys}
-        return numbers if None not in numbers.values() else None  # type: ignore[return-value]
+        numbers: dict[str, int] = {}
+        for key in keys:
+            number = self.whole_number(table, (name, key), minimum, requirement)
+            if number is not None:
+                numbers[key] = number
+        return numbers if len(numbers) == len(keys) else None
 
     def rules(self, document: Table, questions: dict[str, str] | None) -> Rules | None:
         table = self.table(document, ("rules",))
@@ -191,7 +195,7 @@ class _PolicyReader:
                 rules[name] = self.build(Rule, enabled=enabled, message=message)
         if None in rules.values():
             return None
-        return Rules(**rules)  # type: ignore[arg-type]
+        return Rules.model_validate(rules)
 
     def need_rule(
         self,

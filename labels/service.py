@@ -166,7 +166,7 @@ def _new_canvas(pdf: io.BytesIO, sheet: LabelTemplate, title: str) -> Canvas:
         pdf,
         pagesize=(sheet.page_width_mm * mm, sheet.page_height_mm * mm),
         invariant=True,
-        pageCompression=False,
+        pageCompression=True,
     )
     canvas.setTitle(title)
     canvas.setCreator("lending labels")

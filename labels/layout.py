@@ -67,10 +67,8 @@ def plan_label(label: Label, cell: Box, inset: float) -> LabelPlan:
     inner = cell.shrunk(inset)
     side = max(0.0, min(inner.height, inner.width * QR_MAX_WIDTH_SHARE))
     qr = Box(inner.x, inner.y + (inner.height - side) / 2, side, side)
-    text_area = Box(
-        qr.x + side + GAP_AFTER_QR, inner.y, inner.x + inner.width - (qr.x + side + GAP_AFTER_QR),
-        inner.height,
-    )
+    text_left = qr.x + side + GAP_AFTER_QR
+    text_area = Box(text_left, inner.y, inner.x + inner.width - text_left, inner.height)
     return LabelPlan(qr=qr, texts=_plan_caption(label, text_area))
 
 
@@ -104,7 +102,10 @@ def _plan_caption(label: Label, area: Box) -> list[PlacedText]:
     texts = [
         PlacedText(
             _truncated(title, TITLE_FONT, title_size, area.width),
-            TITLE_FONT, title_size, area.x, cursor - title_ascent,
+            TITLE_FONT,
+            title_size,
+            area.x,
+            cursor - title_ascent,
         )
     ]
     cursor -= title_ascent - title_descent
@@ -114,7 +115,10 @@ def _plan_caption(label: Label, area: Box) -> list[PlacedText]:
         texts.append(
             PlacedText(
                 _truncated(line, LINE_FONT, line_size, area.width),
-                LINE_FONT, line_size, area.x, cursor - line_ascent,
+                LINE_FONT,
+                line_size,
+                area.x,
+                cursor - line_ascent,
             )
         )
         cursor -= line_ascent - line_descent

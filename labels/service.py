@@ -95,9 +95,7 @@ def render_sheet(
         raise LabelError("no labels to print")
     per_page = sheet.labels_per_page
     if not 1 <= start <= per_page:
-        raise LabelError(
-            f"start must be between 1 and {per_page} for {sheet.name}, got {start}"
-        )
+        raise LabelError(f"start must be between 1 and {per_page} for {sheet.name}, got {start}")
 
     pdf = io.BytesIO()
     canvas = _new_canvas(pdf, sheet, f"Labels ({sheet.name})")

@@ -89,8 +89,12 @@ def test_unknown_template_names_the_ones_that_exist():
 
 @pytest.mark.parametrize(
     ("template", "start", "range_text"),
-    [("avery-l7160", 22, "between 1 and 21"), ("avery-l7160", 0, "between 1 and 21"),
-     ("avery-l7651", 66, "between 1 and 65"), ("brother-62x29", 2, "between 1 and 1")],
+    [
+        ("avery-l7160", 22, "between 1 and 21"),
+        ("avery-l7160", 0, "between 1 and 21"),
+        ("avery-l7651", 66, "between 1 and 65"),
+        ("brother-62x29", 2, "between 1 and 1"),
+    ],
 )
 def test_start_past_the_sheet_names_the_range(template, start, range_text):
     with pytest.raises(LabelError, match=range_text):

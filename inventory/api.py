@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from litestar import Controller, Request, get, patch, post
-from litestar.params import Body, Parameter
+from litestar.params import Parameter
 from sqlmodel import Session
 
 from inventory import service
@@ -65,12 +65,10 @@ class DeviceController(Controller):
             status=status, kind=kind, location=location, q=q, limit=limit, offset=offset))
 
     @post("/import", sync_to_thread=True, request_max_body_size=20_000_000)
-    def import_devices(
-        self, db_session: Session,
-        data: Annotated[bytes, Body(media_type="text/csv")],
-    ) -> ImportResult:
+    def import_devices(self, db_session: Session, body: bytes) -> ImportResult:
+        """A CSV file (`text/csv`) with a header row of the device fields."""
         try:
-            text = data.decode("utf-8-sig")
+            text = body.decode("utf-8-sig")
         except UnicodeDecodeError as error:
             raise service.Invalid("the file is not UTF-8 text", "file") from error
         tags = service.import_devices(db_session, text)

@@ -50,13 +50,12 @@ def normalise_uk_mobile(value: str) -> str:
         number = phonenumbers.parse(value, "GB")
     except phonenumbers.NumberParseException as error:
         raise ValueError("not a phone number") from error
+    if number.country_code != 44:
+        raise ValueError("not a UK number (+44)")
     if not phonenumbers.is_valid_number(number):
         raise ValueError("not a valid UK mobile number")
-    if phonenumbers.number_type(number) not in (
-        phonenumbers.PhoneNumberType.MOBILE,
-        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
-    ):
-        raise ValueError("not a mobile number")
+    if phonenumbers.number_type(number) != phonenumbers.PhoneNumberType.MOBILE:
+        raise ValueError("not a mobile number (07...)")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 

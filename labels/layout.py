@@ -62,21 +62,30 @@ class LabelPlan:
     texts: list[PlacedText]
 
 
-def plan_label(label: Label, cell: Box, inset: float) -> LabelPlan:
+def plan_label(
+    label: Label, cell: Box, inset: float, largest_qr_side: float = math.inf
+) -> LabelPlan:
     """QR square on the left, as tall as the label allows; caption in the space to its right."""
     inner = cell.shrunk(inset)
-    side = max(0.0, min(inner.height, inner.width * QR_MAX_WIDTH_SHARE))
+    side = max(0.0, min(inner.height, inner.width * QR_MAX_WIDTH_SHARE, largest_qr_side))
     qr = Box(inner.x, inner.y + (inner.height - side) / 2, side, side)
     text_left = qr.x + side + GAP_AFTER_QR
     text_area = Box(text_left, inner.y, inner.x + inner.width - text_left, inner.height)
     return LabelPlan(qr=qr, texts=_plan_caption(label, text_area))
 
 
-def preferred_height(label: Label, module_count: int, inset: float) -> float:
-    """The label height a continuous roll should feed so code and caption need not shrink."""
-    title_height = _extent(TITLE_FONT, MAX_TITLE_PT * 0.75)
-    lines_height = len(label.lines) * _line_step(MAX_LINE_PT)
-    return max(module_count * PREFERRED_MODULE, title_height + lines_height) + 2 * inset
+def plan_roll_label(
+    label: Label, module_count: int, width: float, shortest: float, inset: float
+) -> tuple[float, LabelPlan]:
+    """(length to feed, plan) for a continuous roll, which grows rather than shrink content.
+
+    A long payload gets modules of PREFERRED_MODULE; many caption lines get their
+    full size. The code does not grow with the caption, which would narrow it.
+    """
+    qr_side = max(shortest - 2 * inset, module_count * PREFERRED_MODULE)
+    caption_height = _extent(TITLE_FONT, MAX_TITLE_PT) + len(label.lines) * _line_step(MAX_LINE_PT)
+    length = max(shortest, max(qr_side, caption_height) + 2 * inset)
+    return length, plan_label(label, Box(0.0, 0.0, width, length), inset, qr_side)
 
 
 def _plan_caption(label: Label, area: Box) -> list[PlacedText]:

@@ -17,7 +17,7 @@ from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
 
 from labels.errors import LabelError
-from labels.layout import Box, plan_label, preferred_height
+from labels.layout import Box, LabelPlan, plan_label, plan_roll_label
 from labels.schemas import Label, LabelTemplate
 from labels.templates import find_template
 
@@ -101,17 +101,23 @@ def render_sheet(
     canvas = _new_canvas(pdf, sheet, f"Labels ({sheet.name})")
     inset = sheet.safe_inset_mm * mm
     for index, label in enumerate(labels):
-        page_height = sheet.page_height_mm * mm
         position = (start - 1 + index) % per_page
-        if index > 0 and position == 0:
+        starts_page = index == 0 or position == 0
+        if starts_page and index > 0:
             canvas.showPage()
         matrix = qr_matrix(label.payload)
         if sheet.continuous:
-            page_height = max(page_height, preferred_height(label, len(matrix), inset))
-            canvas.setPageSize((sheet.page_width_mm * mm, page_height))
-        if index == 0 or position == 0:
+            width = sheet.page_width_mm * mm
+            length, plan = plan_roll_label(
+                label, len(matrix), width, sheet.page_height_mm * mm, inset
+            )
+            canvas.setPageSize((width, length))
+        else:
+            cell = _cell_box(sheet, position, sheet.page_height_mm * mm)
+            plan = plan_label(label, cell, inset)
+        if starts_page:
             _apply_offset(canvas, offset_mm)
-        _draw_label(canvas, label, matrix, _cell_box(sheet, position, page_height), inset)
+        _draw_label(canvas, matrix, plan)
     canvas.showPage()
     canvas.save()
     return pdf.getvalue()
@@ -143,6 +149,7 @@ def render_alignment_page(template: str, *, offset_mm: tuple[float, float] = (0.
         canvas.rect(safe.x, safe.y, safe.width, safe.height, stroke=1, fill=0)
         number_size = min(12.0, cell.height / 3)
         canvas.setFont("Helvetica", number_size)
+        # Digits stand about 0.7 of the font size tall; this centres them in the cell.
         number_baseline = cell.y + (cell.height - number_size * 0.7) / 2
         canvas.drawCentredString(cell.x + cell.width / 2, number_baseline, str(position + 1))
     if sheet.top_margin_mm >= 8:
@@ -178,8 +185,6 @@ def _apply_offset(canvas: Canvas, offset_mm: tuple[float, float]) -> None:
 
 def _cell_box(sheet: LabelTemplate, position: int, page_height: float) -> Box:
     left_mm, top_mm = sheet.cell_top_left_mm(position)
-    if sheet.continuous:
-        return Box(left_mm * mm, 0.0, sheet.label_width_mm * mm, page_height)
     return Box(
         left_mm * mm,
         page_height - (top_mm + sheet.label_height_mm) * mm,
@@ -188,8 +193,7 @@ def _cell_box(sheet: LabelTemplate, position: int, page_height: float) -> Box:
     )
 
 
-def _draw_label(canvas: Canvas, label: Label, matrix: QrMatrix, cell: Box, inset: float) -> None:
-    plan = plan_label(label, cell, inset)
+def _draw_label(canvas: Canvas, matrix: QrMatrix, plan: LabelPlan) -> None:
     _draw_qr(canvas, matrix, plan.qr)
     for text in plan.texts:
         canvas.setFont(text.font, text.size)

@@ -229,6 +229,16 @@ def test_a_continuous_label_grows_to_keep_a_long_payload_readable():
     assert [code.text for code in decode_pages([long_page])] == [long.payload]
 
 
+def test_a_continuous_label_grows_to_print_every_caption_line():
+    lines = ["Laptop · Lenovo T14", "Charger, bag", "Brightside", "Room 4", "Shelf B", "Box 7"] * 2
+    label = Label(payload="http://127.0.0.1:8000/d/00042-K", title="00042-K", lines=lines)
+
+    page = pdfium.PdfDocument(render_sheet([label], "brother-62"))[0]
+
+    assert page.get_height() > 29 * 72 / 25.4
+    assert page.get_textpage().get_text_range().split("\r\n") == ["00042-K", *lines]
+
+
 @pytest.mark.parametrize("template_name", TEMPLATES)
 def test_alignment_page_outlines_and_numbers_every_cell(template_name):
     template = TEMPLATES[template_name]

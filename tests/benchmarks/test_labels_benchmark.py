@@ -131,9 +131,10 @@ def test_label_sheet_memory_follows_the_pdf_not_the_label_count():
     large_peak, large_pdf = peak_memory(3 * LABEL_COUNT)
 
     measured = ((LABEL_COUNT, small_peak, small_pdf), (3 * LABEL_COUNT, large_peak, large_pdf))
+    print()
     for count, peak, pdf_size in measured:
         print(
-            f"\nmemory: {count} labels peak {peak / 2**20:.1f} MiB, "
+            f"memory: {count} labels peak {peak / 2**20:.1f} MiB, "
             f"PDF {pdf_size / 2**20:.2f} MiB, peak {peak / pdf_size:.1f}x the PDF, "
             f"{peak / count / 1024:.1f} KiB a label"
         )

@@ -1,7 +1,10 @@
 """The Litestar application: one factory, used by `lending serve`, the tests and benchmarks."""
 
 from collections.abc import Iterator
+from datetime import datetime
+from functools import partial
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from litestar import Litestar, Request, Router, get
 from litestar.config.response_cache import ResponseCacheConfig
@@ -16,6 +19,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from eligibility import EligibilityError, load_policy
 from inventory.api import DeviceController, LocationController
 from inventory.models import Device
 from inventory.service import InventoryError
@@ -29,7 +33,11 @@ from lending.accounts.api import (
 from lending.audit import api as audit_api
 from lending.audit import service as audit
 from lending.db import database_answers, make_engine, session_for
+from lending.loans import service as loans
+from lending.loans.api import LoanController
+from lending.recipients.api import RecipientController
 from lending.settings import Settings, get_settings
+from lending.waitlist.api import WaitlistController
 
 # Public routes: everything else needs a token or a signed-in browser.
 PUBLIC_PATHS = ["^/health$", "^/schema", "^/login", "^/static/", "^/favicon"]
@@ -42,16 +50,18 @@ def provide_db_session(state: State, request: Request) -> Iterator[Session]:
         yield session
 
 
-def device_extras(db_session: Session, device: Device) -> dict[str, Any]:
-    """What the lending side knows of a device: its history from the audit log."""
-    return {"history": [
+def device_extras(db_session: Session, device: Device, zone: ZoneInfo) -> dict[str, Any]:
+    """What the lending side knows of a device: its current loan, and its history from the
+    audit log."""
+    today = datetime.now(zone).date()
+    return {"loan": loans.current_loan(db_session, device, today), "history": [
         {"at": entry.at, "actor": entry.actor, "action": entry.action,
          "changes": entry.changes}
         for entry in audit.history_of(db_session, "device", device.id)]}
 
 
-def provide_device_extras() -> Any:
-    return device_extras
+def provide_device_extras(state: State) -> Any:
+    return partial(device_extras, zone=state.settings.zone)
 
 
 @get("/health", sync_to_thread=True, opt={"exclude_from_auth": True}, tags=["service"])
@@ -71,16 +81,19 @@ def _operation_id(handler, method, _components) -> str:
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> Litestar:
     settings = settings or get_settings()
+    # Loaded once: a bad policy stops start-up here, naming the line and key at fault.
+    policy = load_policy(settings.policy_file or None)
     engine = engine or make_engine(settings.database_url)
     api = Router(
         path="/api/v1",
         route_handlers=[LocationController, DeviceController, UserController, MeController,
-                        audit_api.AuditController],
+                        audit_api.AuditController, RecipientController, LoanController,
+                        WaitlistController],
         guards=[role_guard],
     )
     return Litestar(
         route_handlers=[health, api],
-        state=State({"engine": engine, "settings": settings}),
+        state=State({"engine": engine, "settings": settings, "policy": policy}),
         dependencies={
             "db_session": Provide(provide_db_session),
             "device_extras": Provide(provide_device_extras, sync_to_thread=False),
@@ -90,6 +103,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         exception_handlers={
             HTTPException: errors.handle_http,
             InventoryError: errors.handle_service,
+            EligibilityError: errors.handle_eligibility,
             IntegrityError: errors.handle_integrity,
             Exception: errors.handle_unexpected,
         },

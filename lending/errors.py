@@ -24,11 +24,14 @@ PROBLEM = "application/problem+json"
 
 
 def problem(status: int, detail: str, errors: list[dict[str, Any]] | None = None,
-            headers: dict[str, str] | None = None) -> Response:
+            headers: dict[str, str] | None = None,
+            extra: dict[str, Any] | None = None) -> Response:
     body: dict[str, Any] = {"type": "about:blank", "status": status,
                             "title": HTTPStatus(status).phrase, "detail": detail}
     if errors:
         body["errors"] = errors
+    # RFC 9457 extension members, e.g. an eligibility refusal's outcome and reasons.
+    body.update(extra or {})
     return Response(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
@@ -85,7 +88,19 @@ def handle_service(_: Request, exc: Exception) -> Response:
         errors = exc.problems
     elif field and not errors:
         errors = [{"field": field, "message": message}]
-    return problem(getattr(exc, "status_code", 400), message, errors)
+    return problem(getattr(exc, "status_code", 400), message, errors,
+                   extra=getattr(exc, "extra", None))
+
+
+def handle_eligibility(_: Request, exc: Exception) -> Response:
+    """Facts or a kind the policy does not know: the input is at fault (422)."""
+    field = getattr(exc, "fact", None)
+    field = f"facts.{field}" if field else ("kind" if hasattr(exc, "kind") else None)
+    message = str(exc).split(": ", 1)[-1] if field and field.startswith("facts.") else str(exc)
+    if field is None:
+        log.error("eligibility error reached the edge: %s", exc)
+        return problem(500, "the eligibility policy could not be applied; it has been logged")
+    return problem(422, f"{field}: {message}", [{"field": field, "message": message}])
 
 
 def handle_integrity(_: Request, exc: IntegrityError) -> Response:

@@ -3,5 +3,9 @@
 from inventory.models import Device, Location, TagSequence, Wipe
 from lending.accounts.models import Token, User
 from lending.audit.models import AuditEntry
+from lending.loans.models import EligibilityDecision, Loan
+from lending.recipients.models import Recipient
+from lending.waitlist.models import WaitlistRequest
 
-__all__ = ["AuditEntry", "Device", "Location", "TagSequence", "Token", "User", "Wipe"]
+__all__ = ["AuditEntry", "Device", "EligibilityDecision", "Loan", "Location", "Recipient",
+           "TagSequence", "Token", "User", "WaitlistRequest", "Wipe"]

@@ -1,0 +1,1 @@
+"""Loans: issue, renew, return, lose; the eligibility decisions made when issuing."""

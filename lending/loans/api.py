@@ -1,0 +1,90 @@
+"""HTTP routes for loans. Thin: the rules live in `lending.loans.service`."""
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import State
+from litestar.params import Parameter
+from sqlmodel import Session
+
+from inventory.models import Device
+from lending.loans import service
+from lending.loans.agreement import agreement_pdf
+from lending.loans.schemas import FoundDevice, LoanCreate, LoseLoan, RenewLoan, ReturnLoan
+
+
+def _today(state: State):
+    return datetime.now(state.settings.zone).date()
+
+
+class LoanController(Controller):
+    path = "/loans"
+    tags = ["loans"]
+
+    @post("/", sync_to_thread=True)
+    def issue_loan(self, db_session: Session, state: State, request: Request,
+                   data: LoanCreate) -> dict[str, Any]:
+        loans = service.issue_loan(db_session, data, state.policy, state.settings.zone,
+                                   actor=request.user)
+        today = _today(state)
+        body = service.loan_row(db_session, loans[0].id, today)
+        if len(loans) > 1:
+            body["sim_loan"] = service.loan_row(db_session, loans[1].id, today)
+        return body
+
+    @get("/", sync_to_thread=True)
+    def list_loans(
+        self,
+        db_session: Session,
+        state: State,
+        status: Literal["active", "overdue", "returned", "lost"] | None = None,
+        recipient_id: Annotated[int | None, Parameter(ge=1)] = None,
+        asset_tag: Annotated[str | None, Parameter(max_length=20)] = None,
+        limit: Annotated[int, Parameter(ge=1, le=500)] = 50,
+        offset: Annotated[int, Parameter(ge=0)] = 0,
+    ) -> dict[str, Any]:
+        return service.list_loans(db_session, _today(state), status=status,
+                                  recipient_id=recipient_id, asset_tag=asset_tag,
+                                  limit=limit, offset=offset)
+
+    @get("/{loan_id:int}", sync_to_thread=True)
+    def get_loan(self, db_session: Session, state: State, loan_id: int) -> dict[str, Any]:
+        service.get_loan(db_session, loan_id)
+        return service.loan_row(db_session, loan_id, _today(state))
+
+    @post("/{loan_id:int}/renew", sync_to_thread=True, status_code=200)
+    def renew_loan(self, db_session: Session, state: State, loan_id: int,
+                   data: RenewLoan | None = None) -> dict[str, Any]:
+        loan = service.renew_loan(db_session, loan_id, data or RenewLoan(), state.policy,
+                                  state.settings.zone)
+        return service.loan_row(db_session, loan.id, _today(state))
+
+    @post("/{loan_id:int}/return", sync_to_thread=True, status_code=200)
+    def return_loan(self, db_session: Session, state: State, loan_id: int, data: ReturnLoan
+                    ) -> dict[str, Any]:
+        loan = service.return_loan(db_session, loan_id, data)
+        return service.loan_row(db_session, loan.id, _today(state))
+
+    @post("/{loan_id:int}/lost", sync_to_thread=True, status_code=200)
+    def record_loan_lost(self, db_session: Session, state: State, loan_id: int,
+                         data: LoseLoan | None = None) -> dict[str, Any]:
+        loan = service.record_loss(db_session, loan_id, data or LoseLoan())
+        return service.loan_row(db_session, loan.id, _today(state))
+
+    @post("/{loan_id:int}/found", sync_to_thread=True, status_code=200)
+    def record_loan_found(self, db_session: Session, state: State, loan_id: int,
+                          data: FoundDevice | None = None) -> dict[str, Any]:
+        loan = service.record_found(db_session, loan_id, data or FoundDevice())
+        return service.loan_row(db_session, loan.id, _today(state))
+
+    @get("/{loan_id:int}/agreement.pdf", sync_to_thread=True, media_type="application/pdf")
+    def get_loan_agreement(self, db_session: Session, state: State, loan_id: int
+                           ) -> Response[bytes]:
+        loan = service.get_loan(db_session, loan_id)
+        row = service.loan_row(db_session, loan_id, _today(state))
+        serial = db_session.get(Device, loan.device_id).serial_number
+        pdf = agreement_pdf(row, state.settings.organisation, serial,
+                            loan.issued_at.astimezone(state.settings.zone).date())
+        return Response(pdf, media_type="application/pdf", headers={
+            "Content-Disposition": f'inline; filename="loan-{loan_id}-agreement.pdf"'})

@@ -1,0 +1,79 @@
+"""Loans and the eligibility decisions behind them."""
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import JSON, DateTime, Index, text
+from sqlmodel import Field, SQLModel
+
+
+class LoanStatus(StrEnum):
+    """What is stored. `overdue` is derived (active, due before today), never stored."""
+
+    active = "active"
+    returned = "returned"
+    lost = "lost"
+
+
+class Loan(SQLModel, table=True):
+    __tablename__ = "loans"
+    __table_args__ = (
+        # One device has at most one active loan: the database itself refuses a second,
+        # so that a race between two desks ends in a conflict, never a double loan.
+        Index("uq_loans_one_active_per_device", "device_id", unique=True,
+              sqlite_where=text("status = 'active'"),
+              postgresql_where=text("status = 'active'")),
+        Index("ix_loans_recipient_status", "recipient_id", "status"),
+        Index("ix_loans_status_due_on", "status", "due_on"),
+        Index("ix_loans_device_id", "device_id", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    device_id: int = Field(foreign_key="devices.id")
+    recipient_id: int = Field(foreign_key="recipients.id")
+    status: str = Field(default=LoanStatus.active.value, max_length=10)
+    issued_at: datetime = Field(sa_type=DateTime(timezone=True))
+    issued_by: str = Field(max_length=254)
+    due_on: date
+    renewals: int = 0
+    accessories: list[str] = Field(default_factory=list, sa_type=JSON)
+    agreement_accepted_at: datetime = Field(sa_type=DateTime(timezone=True))
+    # A SIM issued in the same step as a phone points at the phone's loan.
+    with_loan_id: int | None = Field(default=None, foreign_key="loans.id")
+    returned_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    returned_condition: str | None = Field(default=None, max_length=1)
+    missing_accessories: list[str] = Field(default_factory=list, sa_type=JSON)
+    return_notes: str = Field(default="", max_length=2000)
+    lost_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    stolen: bool = False
+    police_reference: str | None = Field(default=None, max_length=40)
+    lost_notes: str = Field(default="", max_length=2000)
+    found_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+
+
+class EligibilityDecision(SQLModel, table=True):
+    """A decision as it was made: the policy version, the facts it saw, and its reasons.
+
+    Written when a loan is issued (or refused), and when a manager overrides ahead of an
+    issue; an override is used up by the loan it lets through (`loan_id`).
+    """
+
+    __tablename__ = "eligibility_decisions"
+    __table_args__ = (Index("ix_decisions_recipient", "recipient_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    recipient_id: int = Field(foreign_key="recipients.id")
+    kind: str = Field(max_length=10)
+    outcome: str = Field(max_length=12)
+    reasons: list[dict[str, str]] = Field(default_factory=list, sa_type=JSON)
+    policy_version: str = Field(max_length=80)
+    # The circumstances decided on: the answers, the restriction, the loans counted.
+    facts: dict = Field(default_factory=dict, sa_type=JSON)
+    overridable: bool = True
+    decided_at: datetime = Field(sa_type=DateTime(timezone=True))
+    decided_by: str = Field(max_length=254)
+    # "issue": made while issuing; "override": a manager's override made ahead of an issue.
+    purpose: str = Field(default="issue", max_length=10)
+    override_reason: str | None = Field(default=None, max_length=2000)
+    overridden_by: str | None = Field(default=None, max_length=254)
+    loan_id: int | None = Field(default=None, foreign_key="loans.id")

@@ -1,0 +1,72 @@
+"""API input and output for loans."""
+
+from datetime import date
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from inventory.schemas import Condition
+
+Accessory = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                             max_length=60)]
+
+
+def _unique(items: list[str]) -> list[str]:
+    seen: dict[str, str] = {}
+    for item in items:
+        seen.setdefault(item.casefold(), item)
+    return list(seen.values())
+
+
+class LoanCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    asset_tag: str = Field(min_length=1, max_length=20)
+    recipient_id: int = Field(ge=1)
+    due_on: date | None = Field(default=None, description="default: from the policy")
+    accessories: list[Accessory] = Field(default_factory=list, max_length=20,
+                                         description="handed over with the device")
+    sim_tag: str | None = Field(default=None, max_length=20,
+                                description="a SIM issued in the same step as a phone")
+    agreement_accepted: bool = Field(
+        default=True, description="the recipient accepted the loan agreement; false refuses")
+    override_reason: str | None = Field(
+        default=None, min_length=10, max_length=2000,
+        description="a manager overriding an ineligible or needs_review outcome")
+
+    _accessories = field_validator("accessories")(_unique)
+
+    @field_validator("sim_tag", "override_reason", mode="before")
+    @classmethod
+    def _blank(cls, value):
+        return None if isinstance(value, str) and not value.strip() else value
+
+
+class RenewLoan(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    due_on: date | None = Field(default=None, description="default: from the policy")
+
+
+class ReturnLoan(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    condition: Condition = Field(description="A (as new) to D (needs repair)")
+    missing_accessories: list[Accessory] = Field(default_factory=list, max_length=20)
+    notes: str = Field(default="", max_length=2000)
+
+    _missing = field_validator("missing_accessories")(_unique)
+
+
+class LoseLoan(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    notes: str = Field(default="", max_length=2000)
+    police_reference: str | None = Field(default=None, max_length=40)
+    stolen: bool = False
+
+
+class FoundDevice(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    notes: str = Field(default="", max_length=2000)

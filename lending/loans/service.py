@@ -1,0 +1,371 @@
+"""Loans: issue, renew, return, lose and find. Each function owns its transaction.
+
+The eligibility policy and the service's time zone are handed in by the caller (the app
+loads the policy once at start-up); `now` may be given, for tests and the scheduler.
+"""
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from eligibility import Policy
+from inventory.models import Device, DeviceKind, DeviceStatus, Location
+from inventory.service import Conflict, Invalid, NotFound, move_device, normalise_tag
+from lending.accounts.models import User
+from lending.loans.calendar import is_open, next_open_day
+from lending.loans.models import EligibilityDecision, Loan, LoanStatus
+from lending.loans.schemas import FoundDevice, LoanCreate, LoseLoan, RenewLoan, ReturnLoan
+from lending.recipients.models import Recipient
+from lending.recipients.service import (
+    Ineligible,
+    eligibility_of,
+    get_recipient,
+    refusal_message,
+    require_manager,
+    standing_override,
+    store_decision,
+)
+from lending.waitlist import service as waitlist
+
+# Kinds a SIM may go out with in one step.
+SIM_CARRIERS = (DeviceKind.phone.value, DeviceKind.hotspot.value)
+
+
+def _now(now: datetime | None) -> datetime:
+    return now or datetime.now(UTC)
+
+
+def _today(now: datetime, zone: ZoneInfo) -> date:
+    return now.astimezone(zone).date()
+
+
+# --- reading ------------------------------------------------------------------------------
+
+_LOAN_COLUMNS = (
+    Loan.id, Device.asset_tag, Device.kind, Device.make, Device.model,
+    Loan.recipient_id, Recipient.name.label("recipient_name"), Loan.status,
+    Loan.issued_at, Loan.issued_by, Loan.due_on, Loan.renewals, Loan.accessories,
+    Loan.with_loan_id, Loan.returned_at, Loan.returned_condition, Loan.missing_accessories,
+    Loan.return_notes, Loan.lost_at, Loan.stolen, Loan.police_reference, Loan.lost_notes,
+    Loan.found_at, Loan.agreement_accepted_at, Location.code.label("location"),
+)
+
+
+def _loan_query():
+    return (select(*_LOAN_COLUMNS)
+            .join(Device, Device.id == Loan.device_id)
+            .join(Recipient, Recipient.id == Loan.recipient_id)
+            .join(Location, Location.id == Recipient.location_id))
+
+
+def _loan_dict(row: Any, today: date) -> dict[str, Any]:
+    data = dict(row._mapping)
+    data["overdue"] = data["status"] == LoanStatus.active and data["due_on"] < today
+    return data
+
+
+def loan_row(session: Session, loan_id: int, today: date) -> dict[str, Any]:
+    row = session.execute(_loan_query().where(Loan.id == loan_id)).one()
+    return _loan_dict(row, today)
+
+
+def get_loan(session: Session, loan_id: int, lock: bool = False) -> Loan:
+    query = select(Loan).where(Loan.id == loan_id)
+    if lock:
+        query = query.with_for_update()
+    loan = session.scalar(query)
+    if loan is None:
+        raise NotFound(f"no loan has the id {loan_id}", "id")
+    return loan
+
+
+def list_loans(session: Session, today: date, status: str | None = None,
+               recipient_id: int | None = None, asset_tag: str | None = None,
+               limit: int = 50, offset: int = 0) -> dict[str, Any]:
+    """`status` is active, overdue (active and due before today), returned or lost."""
+    conditions = []
+    if status == "overdue":
+        conditions += [Loan.status == LoanStatus.active.value, Loan.due_on < today]
+    elif status:
+        conditions.append(Loan.status == LoanStatus(status).value)
+    if recipient_id is not None:
+        conditions.append(Loan.recipient_id == recipient_id)
+    if asset_tag:
+        conditions.append(Device.asset_tag == normalise_tag(asset_tag))
+    count = select(func.count()).select_from(Loan)
+    if asset_tag:
+        count = count.join(Device, Device.id == Loan.device_id)
+    total = session.scalar(count.where(*conditions)) or 0
+    rows = session.execute(_loan_query().where(*conditions).order_by(Loan.id.desc())
+                           .limit(limit).offset(offset)).all()
+    return {"items": [_loan_dict(row, today) for row in rows], "total": total}
+
+
+def loans_of(session: Session, recipient_id: int, today: date) -> list[dict[str, Any]]:
+    rows = session.execute(_loan_query().where(Loan.recipient_id == recipient_id)
+                           .order_by(Loan.id.desc()).limit(200)).all()
+    return [_loan_dict(row, today) for row in rows]
+
+
+def current_loan(session: Session, device: Device, today: date) -> dict[str, Any] | None:
+    """The device's active loan, if it has one (the partial unique index allows one)."""
+    row = session.execute(_loan_query().where(Loan.device_id == device.id,
+                                              Loan.status == LoanStatus.active.value)).first()
+    return _loan_dict(row, today) if row else None
+
+
+def reminder_number(session: Session, recipient: Recipient) -> str | None:
+    """The number reminders go to: the recipient's own mobile, or else the number of a SIM
+    on loan to them. None when they have opted out of SMS (they replied STOP), or when
+    there is no number to send to."""
+    if recipient.sms_opt_out:
+        return None
+    if recipient.mobile:
+        return recipient.mobile
+    return session.scalar(
+        select(Device.msisdn).join(Loan, Loan.device_id == Device.id)
+        .where(Loan.recipient_id == recipient.id, Loan.status == LoanStatus.active.value,
+               Device.kind == DeviceKind.sim.value, Device.msisdn.is_not(None))
+        .order_by(Loan.id.desc()).limit(1))
+
+
+# --- due dates ----------------------------------------------------------------------------
+
+def policy_due_on(policy: Policy, kind: str, location: Location, start: date) -> date:
+    """The policy's loan period from `start`, moved to the office's next open day."""
+    return next_open_day(location, start + timedelta(days=policy.loan_period_days(kind)))
+
+
+def _checked_due_on(wanted: date | None, latest: date, location: Location, today: date,
+                    after: date | None = None) -> date:
+    if wanted is None:
+        return latest
+    if wanted < today:
+        raise Invalid(f"{wanted.isoformat()} is in the past", "due_on")
+    if after is not None and wanted <= after:
+        raise Invalid(f"a renewal moves the due date later than {after.isoformat()}", "due_on")
+    if wanted > latest:
+        raise Invalid(f"the policy allows a due date up to {latest.isoformat()}", "due_on")
+    if not is_open(location, wanted):
+        raise Invalid(f"{location.code} is closed on {wanted:%A} {wanted.isoformat()}; "
+                      f"the next open day is {next_open_day(location, wanted).isoformat()}",
+                      "due_on")
+    return wanted
+
+
+# --- issuing ------------------------------------------------------------------------------
+
+def _lock_devices(session: Session, tags: list[tuple[str, str]]) -> dict[str, Device]:
+    """The devices for (field, tag) pairs, locked in a fixed order so that two issues never
+    wait on each other in a circle."""
+    by_tag = {normalise_tag(tag): field for field, tag in tags}
+    devices = {d.asset_tag: d for d in session.scalars(
+        select(Device).where(Device.asset_tag.in_(by_tag)).order_by(Device.id)
+        .with_for_update())}
+    for tag, field in by_tag.items():
+        if tag not in devices:
+            raise Invalid(f"no device has the tag {tag}", field)
+    return {field: devices[tag] for tag, field in by_tag.items()}
+
+
+def _refuse_unavailable(session: Session, device: Device, field: str,
+                        recipient: Recipient) -> None:
+    if device.status != DeviceStatus.available:
+        hint = {DeviceStatus.awaiting_wipe.value: ": record its wipe first",
+                DeviceStatus.on_loan.value: ": it is already lent"}.get(device.status, "")
+        raise Conflict(f"device {device.asset_tag} is {device.status}, not available{hint}",
+                       field)
+    hold = waitlist.hold_on(session, device)
+    if hold is not None and hold.recipient_id != recipient.id:
+        raise Conflict(f"device {device.asset_tag} is held for a waitlist offer until "
+                       f"{hold.offer_expires_at:%Y-%m-%d %H:%M} UTC", field)
+
+
+def issue_loan(session: Session, data: LoanCreate, policy: Policy, zone: ZoneInfo,
+               actor: User | None = None, now: datetime | None = None) -> list[Loan]:
+    """Lends an available device (and, with a phone, its SIM) to an eligible recipient.
+
+    Returns the loans made, the main device's first. Every decision is stored with its
+    policy version, facts and reasons, also when it refuses (then nothing else is
+    written). A manager may override an overridable refusal with a written reason, here
+    (`override_reason`) or ahead of time; the device-restriction stop cannot be overridden.
+    """
+    now = _now(now)
+    today = _today(now, zone)
+    if not data.agreement_accepted:
+        raise Invalid("the recipient must accept the loan agreement before a loan is issued",
+                      "agreement_accepted")
+    if data.override_reason:
+        require_manager(actor, "overriding eligibility")
+    # Serialise issues to one recipient, so that two desks cannot both pass the loan limits.
+    recipient = get_recipient(session, data.recipient_id, "recipient_id", lock=True)
+    wanted = [("asset_tag", data.asset_tag)] + ([("sim_tag", data.sim_tag)]
+                                                if data.sim_tag else [])
+    if data.sim_tag and normalise_tag(data.sim_tag) == normalise_tag(data.asset_tag):
+        raise Invalid("the SIM must be a different device from the phone", "sim_tag")
+    devices = _lock_devices(session, wanted)
+    main = devices["asset_tag"]
+    sim = devices.get("sim_tag")
+    if sim is not None:
+        if main.kind not in SIM_CARRIERS:
+            raise Invalid(f"a SIM goes out in one step only with a phone or hotspot; "
+                          f"{main.asset_tag} is a {main.kind}", "sim_tag")
+        if sim.kind != DeviceKind.sim:
+            raise Invalid(f"{sim.asset_tag} is a {sim.kind}, not a SIM", "sim_tag")
+    for field, device in devices.items():
+        _refuse_unavailable(session, device, field, recipient)
+    home = session.get(Location, recipient.location_id)
+    due_dates = {device.id: _checked_due_on(
+        data.due_on, policy_due_on(policy, device.kind, home, today), home, today)
+        for device in devices.values()}
+
+    plan = [(main, "asset_tag", ())] + ([(sim, "sim_tag", (main.kind,))] if sim else [])
+    approved = []
+    for device, _field, also_active in plan:
+        decision, circumstances = eligibility_of(session, recipient, device.kind, policy,
+                                                 today, zone, also_active)
+        record = store_decision(session, recipient, device.kind, decision, circumstances)
+        approved.append((device, record))
+        if decision.outcome == "eligible":
+            continue
+        refusal = Ineligible(decision, refusal_message(decision, device.kind))
+        if not decision.overridable:
+            _keep_decisions_and_refuse(session, refusal)
+        if data.override_reason:
+            record.override_reason = data.override_reason
+            record.overridden_by = actor.email if actor else None
+            continue
+        ahead = standing_override(session, recipient, device.kind, decision)
+        if ahead is None:
+            _keep_decisions_and_refuse(session, refusal)
+        record.override_reason = ahead.override_reason
+        record.overridden_by = ahead.overridden_by
+        approved[-1] = (device, record, ahead)
+
+    loans = []
+    for device, record, *ahead in approved:
+        loan = Loan(device_id=device.id, recipient_id=recipient.id, issued_at=now,
+                    issued_by=session.info.get("actor", "system"), due_on=due_dates[device.id],
+                    accessories=list(data.accessories) if device is main else [],
+                    agreement_accepted_at=now,
+                    with_loan_id=loans[0].id if loans else None)
+        move_device(device, DeviceStatus.on_loan)
+        session.add(loan)
+        session.flush()
+        record.loan_id = loan.id
+        for used in ahead:
+            used.loan_id = loan.id
+        waitlist.fulfil_requests(session, recipient.id, device.kind, loan, now)
+        loans.append(loan)
+    _commit_issue(session, main)
+    return loans
+
+
+def _keep_decisions_and_refuse(session: Session, refusal: Ineligible) -> None:
+    """A refusal is itself a decision worth keeping: store it, write nothing else."""
+    session.commit()
+    raise refusal
+
+
+def _commit_issue(session: Session, device: Device) -> None:
+    try:
+        session.commit()
+    except IntegrityError as error:
+        session.rollback()
+        raise Conflict(f"device {device.asset_tag} was lent by someone else a moment ago",
+                       "asset_tag") from error
+
+
+# --- after issuing ------------------------------------------------------------------------
+
+def _active(loan: Loan) -> None:
+    if loan.status != LoanStatus.active:
+        raise Conflict(f"loan {loan.id} is {loan.status}, not active", "status")
+
+
+def renew_loan(session: Session, loan_id: int, data: RenewLoan, policy: Policy,
+               zone: ZoneInfo, now: datetime | None = None) -> Loan:
+    """A new due date, within the policy's renewal limit for the kind."""
+    today = _today(_now(now), zone)
+    loan = get_loan(session, loan_id, lock=True)
+    _active(loan)
+    device = session.get(Device, loan.device_id)
+    allowed = policy.max_renewals(device.kind)
+    if loan.renewals >= allowed:
+        raise Conflict(f"loan {loan.id} has been renewed {loan.renewals} time(s): the policy "
+                       f"allows {allowed} for a {device.kind}; the device is due back on "
+                       f"{loan.due_on.isoformat()}", "renewals")
+    home = session.scalar(select(Location).join(Recipient, Recipient.location_id == Location.id)
+                          .where(Recipient.id == loan.recipient_id))
+    latest = policy_due_on(policy, device.kind, home, max(loan.due_on, today))
+    loan.due_on = _checked_due_on(data.due_on, latest, home, today, after=loan.due_on)
+    loan.renewals += 1
+    session.commit()
+    return loan
+
+
+def return_loan(session: Session, loan_id: int, data: ReturnLoan,
+                now: datetime | None = None) -> Loan:
+    """The device comes back: it waits for a wipe, or goes to repair if graded D."""
+    loan = get_loan(session, loan_id, lock=True)
+    _active(loan)
+    handed_over = {item.casefold(): item for item in loan.accessories}
+    for item in data.missing_accessories:
+        if item.casefold() not in handed_over:
+            given = ", ".join(loan.accessories) or "none"
+            raise Invalid(f"{item!r} was not handed over with this loan (handed over: "
+                          f"{given})", "missing_accessories")
+    device = session.scalar(select(Device).where(Device.id == loan.device_id)
+                            .with_for_update())
+    move_device(device, DeviceStatus.in_repair if data.condition == "D"
+                else DeviceStatus.awaiting_wipe)
+    device.condition = data.condition
+    loan.status = LoanStatus.returned.value
+    loan.returned_at = _now(now)
+    loan.returned_condition = data.condition
+    loan.missing_accessories = [handed_over[item.casefold()] for item in data.missing_accessories]
+    loan.return_notes = data.notes
+    session.commit()
+    return loan
+
+
+def record_loss(session: Session, loan_id: int, data: LoseLoan,
+                now: datetime | None = None) -> Loan:
+    loan = get_loan(session, loan_id, lock=True)
+    _active(loan)
+    device = session.scalar(select(Device).where(Device.id == loan.device_id)
+                            .with_for_update())
+    move_device(device, DeviceStatus.lost)
+    loan.status = LoanStatus.lost.value
+    loan.lost_at = _now(now)
+    loan.stolen = data.stolen
+    loan.police_reference = data.police_reference or None
+    loan.lost_notes = data.notes
+    session.commit()
+    return loan
+
+
+def record_found(session: Session, loan_id: int, data: FoundDevice,
+                 now: datetime | None = None) -> Loan:
+    """A lost device turns up: it waits for a wipe. The loan stays lost, with the date."""
+    loan = get_loan(session, loan_id, lock=True)
+    if loan.status != LoanStatus.lost or loan.found_at is not None:
+        state = "already found" if loan.found_at else loan.status
+        raise Conflict(f"loan {loan.id} is {state}: only a lost device can be found", "status")
+    device = session.scalar(select(Device).where(Device.id == loan.device_id)
+                            .with_for_update())
+    move_device(device, DeviceStatus.awaiting_wipe)
+    loan.found_at = _now(now)
+    if data.notes:
+        loan.lost_notes = (loan.lost_notes + "\n" if loan.lost_notes else "") + data.notes
+    session.commit()
+    return loan
+
+
+def decisions_for_loan(session: Session, loan_id: int) -> list[EligibilityDecision]:
+    return list(session.scalars(select(EligibilityDecision).where(and_(
+        EligibilityDecision.loan_id == loan_id, EligibilityDecision.purpose == "issue"))))

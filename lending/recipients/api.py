@@ -1,0 +1,72 @@
+"""HTTP routes for recipients and their eligibility. Thin: the rules live in the service."""
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from litestar import Controller, Request, get, patch, post
+from litestar.datastructures import State
+from litestar.params import Parameter
+from sqlmodel import Session
+
+from eligibility import Kind
+from lending.recipients import service
+from lending.recipients.models import RecipientStatus
+from lending.recipients.schemas import (
+    OverrideCreate,
+    RecipientCreate,
+    RecipientRead,
+    RecipientUpdate,
+)
+
+
+def today(state: State):
+    return datetime.now(state.settings.zone).date()
+
+
+class RecipientController(Controller):
+    path = "/recipients"
+    tags = ["recipients"]
+
+    @post("/", sync_to_thread=True)
+    def create_recipient(self, db_session: Session, state: State, data: RecipientCreate
+                         ) -> RecipientRead:
+        recipient = service.create_recipient(db_session, data, state.policy)
+        return RecipientRead(**service.recipient_row(db_session, recipient))
+
+    @get("/", sync_to_thread=True)
+    def list_recipients(
+        self,
+        db_session: Session,
+        q: Annotated[str | None, Parameter(max_length=120)] = None,
+        location: Annotated[str | None, Parameter(max_length=16)] = None,
+        status: RecipientStatus | None = None,
+        limit: Annotated[int, Parameter(ge=1, le=500)] = 50,
+        offset: Annotated[int, Parameter(ge=0)] = 0,
+    ) -> dict[str, Any]:
+        return service.search_recipients(db_session, q=q, location=location, status=status,
+                                         limit=limit, offset=offset)
+
+    @get("/{recipient_id:int}", sync_to_thread=True)
+    def get_recipient(self, db_session: Session, state: State, recipient_id: int
+                      ) -> dict[str, Any]:
+        return service.recipient_detail(db_session, recipient_id, today(state))
+
+    @patch("/{recipient_id:int}", sync_to_thread=True)
+    def update_recipient(self, db_session: Session, state: State, recipient_id: int,
+                         data: RecipientUpdate) -> RecipientRead:
+        recipient = service.update_recipient(db_session, recipient_id, data, state.policy)
+        return RecipientRead(**service.recipient_row(db_session, recipient))
+
+    @get("/{recipient_id:int}/eligibility", sync_to_thread=True)
+    def get_recipient_eligibility(self, db_session: Session, state: State, recipient_id: int,
+                                  kind: Kind) -> dict[str, Any]:
+        return service.check_eligibility(db_session, recipient_id, kind, state.policy,
+                                         today(state), state.settings.zone)
+
+    @post("/{recipient_id:int}/overrides", sync_to_thread=True, opt={"role": "manager"})
+    def override_recipient_eligibility(self, db_session: Session, state: State,
+                                       request: Request, recipient_id: int,
+                                       data: OverrideCreate) -> dict[str, Any]:
+        record = service.override_eligibility(db_session, recipient_id, data, request.user,
+                                              state.policy, today(state), state.settings.zone)
+        return service.decision_row(record)

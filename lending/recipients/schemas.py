@@ -1,0 +1,71 @@
+"""API input and output for recipients and their eligibility."""
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from eligibility import Kind
+from inventory.schemas import UkMobile
+from lending.recipients.models import Language, RecipientStatus
+
+
+def _blank_to_none(value: Any) -> Any:
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+class RecipientCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str = Field(min_length=1, max_length=120, description="the name they want to be called")
+    mobile: UkMobile | None = Field(default=None, description="a UK mobile; stored as E.164")
+    language: Language = Language.en
+    location: str = Field(min_length=1, max_length=16, description="home location code")
+    reference: str | None = Field(default=None, max_length=40, description="case reference")
+    device_restriction: bool = Field(
+        default=False, description="a licence condition forbids internet-enabled devices")
+    sms_opt_out: bool = False
+    facts: dict[str, Any] = Field(
+        default_factory=dict, description="answers to the policy's questions, true or false")
+
+    _blanks = field_validator("mobile", "reference", mode="before")(_blank_to_none)
+
+
+class RecipientUpdate(BaseModel):
+    """A partial update. `facts` are merged: a fact sent as null is forgotten."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str | None = Field(default=None, min_length=1, max_length=120)
+    mobile: UkMobile | None = None
+    language: Language | None = None
+    location: str | None = Field(default=None, min_length=1, max_length=16)
+    reference: str | None = Field(default=None, max_length=40)
+    device_restriction: bool | None = None
+    sms_opt_out: bool | None = None
+    status: RecipientStatus | None = None
+    facts: dict[str, Any] | None = None
+
+    _blanks = field_validator("mobile", "reference", mode="before")(_blank_to_none)
+
+
+class RecipientRead(BaseModel):
+    id: int
+    name: str
+    mobile: str | None
+    language: str
+    location: str
+    reference: str | None
+    device_restriction: bool
+    sms_opt_out: bool
+    status: str
+    facts: dict[str, bool]
+    created_at: datetime
+
+
+class OverrideCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    kind: Kind
+    reason: str = Field(min_length=10, max_length=2000,
+                        description="why the policy's outcome is set aside, in writing")

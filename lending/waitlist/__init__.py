@@ -1,0 +1,1 @@
+"""The waitlist: requests for a kind of device that no office shelf holds yet."""

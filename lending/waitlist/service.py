@@ -1,0 +1,313 @@
+"""The waitlist: first come, first served per office and kind, unless a manager moves a
+request up in writing.
+
+When a device of a kind becomes available at an office (a wipe, a new device, a move), the
+request at the head of that queue is offered it, in the same transaction: a listener on
+every session watches devices turn available, so no code path can forget. The device is
+held for the offer's recipient for the request's `hold_days`; `expire_offers` then passes
+it to the next. Issuing any device of the kind to that recipient fulfils the request.
+"""
+
+from datetime import UTC, date, datetime, timedelta
+from itertools import chain
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import event, func, inspect, select
+from sqlalchemy.orm import Session as OrmSession
+from sqlmodel import Session
+
+from eligibility import Policy
+from inventory.models import Device, DeviceStatus, Location
+from inventory.service import Conflict, NotFound, get_location
+from lending.accounts.models import User
+from lending.recipients.models import Recipient
+from lending.recipients.service import (
+    Ineligible,
+    eligibility_of,
+    get_recipient,
+    refusal_message,
+    require_manager,
+    standing_override,
+)
+from lending.waitlist.models import OPEN_STATUSES, RequestStatus, WaitlistRequest
+from lending.waitlist.schemas import CancelRequest, MoveUp, WaitlistCreate
+
+# session.info key: (location_id, kind) pairs where a device became available.
+_NEWLY_AVAILABLE = "waitlist_newly_available"
+
+
+def _now(now: datetime | None) -> datetime:
+    return now or datetime.now(UTC)
+
+
+def _queue_order():
+    return (WaitlistRequest.priority.desc(), WaitlistRequest.requested_at,
+            WaitlistRequest.id)
+
+
+def _held_devices():
+    return select(WaitlistRequest.offered_device_id).where(
+        WaitlistRequest.status == RequestStatus.offered.value,
+        WaitlistRequest.offered_device_id.is_not(None))
+
+
+def hold_on(session: Session, device: Device) -> WaitlistRequest | None:
+    """The offer holding this device, if any."""
+    return session.scalar(select(WaitlistRequest).where(
+        WaitlistRequest.status == RequestStatus.offered.value,
+        WaitlistRequest.offered_device_id == device.id))
+
+
+def free_devices(session: Session, location_id: int, kind: str) -> list[Device]:
+    """Available devices of a kind at an office that no offer holds."""
+    return list(session.scalars(select(Device).where(
+        Device.location_id == location_id, Device.kind == kind,
+        Device.status == DeviceStatus.available.value,
+        Device.id.not_in(_held_devices())).order_by(Device.id)))
+
+
+def offer_devices(session: Session, location_id: int, kind: str,
+                  now: datetime | None = None) -> list[WaitlistRequest]:
+    """Offers each free device of the kind at the office to the head of its queue, within
+    the caller's transaction."""
+    now = _now(now)
+    free = free_devices(session, location_id, kind)
+    if not free:
+        return []
+    waiting = session.scalars(
+        select(WaitlistRequest).where(
+            WaitlistRequest.location_id == location_id, WaitlistRequest.kind == kind,
+            WaitlistRequest.status == RequestStatus.waiting.value)
+        .order_by(*_queue_order()).limit(len(free))
+        # Two transactions freeing devices at once must not offer the same request twice.
+        .with_for_update(skip_locked=True)).all()
+    for request, device in zip(waiting, free, strict=False):
+        request.status = RequestStatus.offered.value
+        request.offered_at = now
+        request.offer_expires_at = now + timedelta(days=request.hold_days)
+        request.offered_device_id = device.id
+    return list(waiting)
+
+
+def _became_available(session: OrmSession) -> set[tuple[int, str]]:
+    pairs = set()
+    for obj in chain(session.new, session.dirty):
+        if not isinstance(obj, Device) or obj.status != DeviceStatus.available:
+            continue
+        state = inspect(obj)
+        if (obj in session.new or state.attrs.status.history.added
+                or state.attrs.location_id.history.added):
+            pairs.add((obj.location_id, obj.kind))
+    return pairs
+
+
+@event.listens_for(OrmSession, "before_flush")
+def _watch_devices(session: OrmSession, _context, _instances) -> None:
+    pairs = _became_available(session)
+    if pairs:
+        session.info.setdefault(_NEWLY_AVAILABLE, set()).update(pairs)
+
+
+@event.listens_for(OrmSession, "before_commit")
+def _offer_newly_available(session: OrmSession) -> None:
+    session.flush()
+    pairs = session.info.pop(_NEWLY_AVAILABLE, None)
+    for location_id, kind in sorted(pairs or ()):
+        offer_devices(session, location_id, kind)  # type: ignore[arg-type]
+    if pairs:
+        session.flush()
+        session.info.pop(_NEWLY_AVAILABLE, None)
+
+
+@event.listens_for(OrmSession, "after_rollback")
+def _forget(session: OrmSession) -> None:
+    session.info.pop(_NEWLY_AVAILABLE, None)
+
+
+# --- requests -----------------------------------------------------------------------------
+
+def add_request(session: Session, data: WaitlistCreate, policy: Policy, zone: ZoneInfo,
+                now: datetime | None = None) -> WaitlistRequest:
+    """Puts an eligible recipient in the queue for a kind their office has none of."""
+    now = _now(now)
+    recipient = get_recipient(session, data.recipient_id, "recipient_id", lock=True)
+    location = (get_location(session, data.location) if data.location
+                else session.get(Location, recipient.location_id))
+    decision, _ = eligibility_of(session, recipient, data.kind, policy,
+                                 now.astimezone(zone).date(), zone)
+    if decision.outcome != "eligible" and (
+            not decision.overridable
+            or standing_override(session, recipient, data.kind, decision) is None):
+        raise Ineligible(decision, refusal_message(decision, data.kind))
+    already = session.scalar(select(WaitlistRequest.id).where(
+        WaitlistRequest.recipient_id == recipient.id, WaitlistRequest.kind == data.kind,
+        WaitlistRequest.status.in_(OPEN_STATUSES)))
+    if already:
+        raise Conflict(f"the recipient already has request {already} open for a "
+                       f"{data.kind}", "kind")
+    free = free_devices(session, location.id, data.kind)
+    if free:
+        raise Conflict(f"{free[0].asset_tag} is a {data.kind} available at {location.code} "
+                       "now: issue it instead", "kind")
+    request = WaitlistRequest(
+        recipient_id=recipient.id, location_id=location.id, kind=data.kind,
+        requested_at=now, requested_by=session.info.get("actor", "system"),
+        notes=data.notes, hold_days=policy.waitlist_hold_days)
+    session.add(request)
+    session.commit()
+    return request
+
+
+def get_request(session: Session, request_id: int, lock: bool = False) -> WaitlistRequest:
+    query = select(WaitlistRequest).where(WaitlistRequest.id == request_id)
+    if lock:
+        query = query.with_for_update()
+    request = session.scalar(query)
+    if request is None:
+        raise NotFound(f"no waitlist request has the id {request_id}", "id")
+    return request
+
+
+def move_up(session: Session, request_id: int, data: MoveUp, actor: User | None
+            ) -> WaitlistRequest:
+    """A manager puts a waiting request at the head of its queue, saying why."""
+    require_manager(actor, "moving a waitlist request up")
+    request = get_request(session, request_id, lock=True)
+    if request.status != RequestStatus.waiting:
+        raise Conflict(f"request {request.id} is {request.status}; only a waiting request "
+                       "moves up", "status")
+    top = session.scalar(select(func.max(WaitlistRequest.priority)).where(
+        WaitlistRequest.location_id == request.location_id,
+        WaitlistRequest.kind == request.kind,
+        WaitlistRequest.status == RequestStatus.waiting.value)) or 0
+    request.priority = top + 1
+    request.moved_up_reason = data.reason
+    session.commit()
+    return request
+
+
+def cancel_request(session: Session, request_id: int, data: CancelRequest,
+                   now: datetime | None = None) -> WaitlistRequest:
+    now = _now(now)
+    request = get_request(session, request_id, lock=True)
+    if request.status not in OPEN_STATUSES:
+        raise Conflict(f"request {request.id} is already {request.status}", "status")
+    was_offered = request.status == RequestStatus.offered
+    request.status = RequestStatus.cancelled.value
+    request.closed_at = now
+    if data.reason:
+        request.notes = (request.notes + "\n" if request.notes else "") + data.reason
+    if was_offered:
+        session.flush()
+        offer_devices(session, request.location_id, request.kind, now)
+    session.commit()
+    return request
+
+
+def fulfil_requests(session: Session, recipient_id: int, kind: str, loan: Any,
+                    now: datetime) -> None:
+    """Within an issue's transaction: the recipient's open requests for the kind are met.
+    A device held for them but not the one they took passes to the next in the queue."""
+    released = set()
+    for request in session.scalars(select(WaitlistRequest).where(
+            WaitlistRequest.recipient_id == recipient_id, WaitlistRequest.kind == kind,
+            WaitlistRequest.status.in_(OPEN_STATUSES))):
+        if request.status == RequestStatus.offered and request.offered_device_id != (
+                loan.device_id):
+            released.add((request.location_id, request.kind))
+        request.status = RequestStatus.fulfilled.value
+        request.closed_at = now
+        request.loan_id = loan.id
+    if released:
+        session.flush()
+        for location_id, released_kind in sorted(released):
+            offer_devices(session, location_id, released_kind, now)
+
+
+def expire_offers(session: Session, now: datetime | None = None) -> dict[str, list[int]]:
+    """Passes every offer held past its time to the next in the queue; then offers any free
+    device to a waiting request (a device added by a bulk import, say). For the scheduler
+    and the CLI; returns the ids expired and offered."""
+    now = _now(now)
+    expired = list(session.scalars(select(WaitlistRequest).where(
+        WaitlistRequest.status == RequestStatus.offered.value,
+        WaitlistRequest.offer_expires_at <= now).order_by(WaitlistRequest.id)
+        .with_for_update(skip_locked=True)))
+    for request in expired:
+        request.status = RequestStatus.expired.value
+        request.closed_at = now
+    session.flush()
+    queues = session.execute(select(WaitlistRequest.location_id, WaitlistRequest.kind).where(
+        WaitlistRequest.status == RequestStatus.waiting.value).distinct()).all()
+    offered = []
+    for location_id, kind in sorted(queues):
+        offered += [r.id for r in offer_devices(session, location_id, kind, now)]
+    session.commit()
+    return {"expired": [r.id for r in expired], "offered": offered}
+
+
+# --- reading ------------------------------------------------------------------------------
+
+def _rows(session: Session, conditions: list) -> Any:
+    position = func.row_number().over(
+        partition_by=(WaitlistRequest.location_id, WaitlistRequest.kind),
+        order_by=_queue_order()).label("position")
+    ranked = (select(WaitlistRequest.id.label("rid"), position)
+              .where(WaitlistRequest.status == RequestStatus.waiting.value).subquery())
+    return (select(WaitlistRequest, Location.code, Recipient.name, Device.asset_tag,
+                   ranked.c.position)
+            .join(Location, Location.id == WaitlistRequest.location_id)
+            .join(Recipient, Recipient.id == WaitlistRequest.recipient_id)
+            .outerjoin(Device, Device.id == WaitlistRequest.offered_device_id)
+            .outerjoin(ranked, ranked.c.rid == WaitlistRequest.id)
+            .where(*conditions))
+
+
+def _row(request: WaitlistRequest, code: str, name: str, offered_tag: str | None,
+         position: int | None) -> dict[str, Any]:
+    return {"id": request.id, "recipient_id": request.recipient_id, "recipient_name": name,
+            "location": code, "kind": request.kind, "status": request.status,
+            "position": position, "requested_at": request.requested_at,
+            "requested_by": request.requested_by, "notes": request.notes,
+            "priority": request.priority, "moved_up_reason": request.moved_up_reason,
+            "hold_days": request.hold_days, "offered_at": request.offered_at,
+            "offer_expires_at": request.offer_expires_at, "offered_device": offered_tag,
+            "closed_at": request.closed_at, "loan_id": request.loan_id}
+
+
+def request_row(session: Session, request: WaitlistRequest) -> dict[str, Any]:
+    return _row(*session.execute(_rows(session, [WaitlistRequest.id == request.id])).one())
+
+
+def list_requests(session: Session, location: str | None = None, kind: str | None = None,
+                  status: str | None = None, recipient_id: int | None = None,
+                  limit: int = 50, offset: int = 0) -> dict[str, Any]:
+    """Open requests by default: per office and kind, offers first, then the queue."""
+    conditions = []
+    if location:
+        conditions.append(WaitlistRequest.location_id == get_location(session, location).id)
+    if kind:
+        conditions.append(WaitlistRequest.kind == kind)
+    if status:
+        conditions.append(WaitlistRequest.status == RequestStatus(status).value)
+    else:
+        conditions.append(WaitlistRequest.status.in_(OPEN_STATUSES))
+    if recipient_id is not None:
+        conditions.append(WaitlistRequest.recipient_id == recipient_id)
+    total = session.scalar(select(func.count()).select_from(WaitlistRequest)
+                           .where(*conditions)) or 0
+    rows = session.execute(_rows(session, conditions).order_by(
+        Location.code, WaitlistRequest.kind, WaitlistRequest.status,
+        *_queue_order()).limit(limit).offset(offset)).all()
+    return {"items": [_row(*row) for row in rows], "total": total}
+
+
+def requests_of(session: Session, recipient_id: int) -> list[dict[str, Any]]:
+    rows = session.execute(_rows(session, [WaitlistRequest.recipient_id == recipient_id])
+                           .order_by(WaitlistRequest.id.desc()).limit(100)).all()
+    return [_row(*row) for row in rows]
+
+
+def today_in(zone: ZoneInfo, now: datetime | None = None) -> date:
+    return _now(now).astimezone(zone).date()

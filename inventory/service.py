@@ -201,18 +201,20 @@ _DEVICE_COLUMNS = (
 )
 
 
+# Built once: composing a 21-column select on every request costs more than running it.
+_DEVICE_PAGE = select(*_DEVICE_COLUMNS).join(Location)
+
+
 def _device_dict(row: Any) -> dict[str, Any]:
-    data = dict(row._mapping)
+    data = row._asdict()
     pence = data.pop("purchase_cost_pence")
     data["purchase_cost"] = None if pence is None else Decimal(pence) / 100
-    data.pop("id")
+    del data["id"]
     return data
 
 
 def device_row(session: Session, device: Device) -> dict[str, Any]:
-    row = session.execute(
-        select(*_DEVICE_COLUMNS).join(Location).where(Device.id == device.id)
-    ).one()
+    row = session.execute(_DEVICE_PAGE.where(Device.id == device.id)).one()
     return _device_dict(row)
 
 
@@ -255,8 +257,7 @@ def list_devices(session: Session, query: DeviceFilter) -> dict[str, Any]:
         total_query = total_query.join(Location)
     total = session.scalar(total_query.where(*conditions)) or 0
     rows = session.execute(
-        select(*_DEVICE_COLUMNS)
-        .join(Location)
+        _DEVICE_PAGE
         .where(*conditions)
         .order_by(Device.id)
         .limit(query.limit)
@@ -466,11 +467,17 @@ def import_devices(
         values["status"] = DeviceStatus.available.value
         values["labelled_at"] = None
         records.append(values)
-    created = session.scalars(
-        insert(Device).returning(Device.id, sort_by_parameter_order=True), records)
+    # A plain executemany (pipelined by psycopg) is far quicker than INSERT ... RETURNING
+    # for thousands of rows; the new ids are read back by tag for the audit log.
+    session.execute(Device.__table__.insert(), records)
+    tags = [record["asset_tag"] for record in records]
+    ids: dict[str, int] = {}
+    for start in range(0, len(tags), 1000):
+        ids.update(tuple(row) for row in session.execute(select(
+            Device.asset_tag, Device.id).where(Device.asset_tag.in_(tags[start:start + 1000]))))
     announced = session.info.setdefault("audit_bulk", [])
-    for device_id, values in zip(created, records, strict=True):
-        announced.append(("device", device_id, "create", values))
+    for values in records:
+        announced.append(("device", ids[values["asset_tag"]], "create", values))
     _commit(session)
     if progress:
         progress(total, total)

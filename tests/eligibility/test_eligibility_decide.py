@@ -5,7 +5,6 @@ from datetime import date
 from typing import Any
 
 import pytest
-from eligibility_policy_texts import edited_default
 from pydantic import ValidationError
 
 from eligibility import (
@@ -19,6 +18,7 @@ from eligibility import (
     decide,
 )
 from eligibility.service import months_before
+from tests.eligibility.eligibility_policy_texts import edited_default
 
 TODAY = date(2025, 7, 15)
 

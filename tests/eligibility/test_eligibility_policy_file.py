@@ -4,9 +4,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from eligibility_policy_texts import DEFAULT_POLICY_TEXT, edited_default, line_number
 
 from eligibility import KINDS, Policy, PolicyError, UnknownKindError, load_policy, load_policy_text
+from tests.eligibility.eligibility_policy_texts import (
+    DEFAULT_POLICY_TEXT,
+    edited_default,
+    line_number,
+)
 
 DEFAULT_QUESTIONS = [
     "has_suitable_device",

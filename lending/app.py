@@ -35,6 +35,7 @@ from lending.audit import service as audit
 from lending.db import database_answers, make_engine, session_for
 from lending.loans import service as loans
 from lending.loans.api import LoanController
+from lending.printing.api import LabelController
 from lending.recipients.api import RecipientController
 from lending.settings import Settings, get_settings
 from lending.waitlist.api import WaitlistController
@@ -88,7 +89,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         path="/api/v1",
         route_handlers=[LocationController, DeviceController, UserController, MeController,
                         audit_api.AuditController, RecipientController, LoanController,
-                        WaitlistController],
+                        WaitlistController, LabelController],
         guards=[role_guard],
     )
     return Litestar(

@@ -72,15 +72,19 @@ def serve(host: str, port: int) -> None:
     """Apply migrations, then serve the web app (and the scheduler unless it is off)."""
     import uvicorn
 
+    from eligibility import PolicyError
     from lending.app import create_app
     from lending.migrate import upgrade_database
 
     settings = get_settings()
     upgrade_database(settings.database_url)
+    try:
+        app = create_app(settings)
+    except PolicyError as error:  # names each line and key at fault
+        raise UserError(f"the eligibility policy cannot be used: {error}") from error
     out.print(f"Serving on [bold]http://{host}:{port}[/bold]  (API under /api/v1, "
               f"docs at /schema)")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info",
-                proxy_headers=True)
+    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=True)
 
 
 @main.group()
@@ -199,6 +203,37 @@ def import_devices_command(file: Path) -> None:
         except _service_errors() as error:
             raise UserError(_one_line(error)) from error
     out.print(f"imported {len(tags)} devices ({tags[0]} to {tags[-1]})")
+
+
+@main.command()
+@click.argument("tags", nargs=-1)
+@click.option("--unlabelled", is_flag=True, help="Every device never labelled.")
+@click.option("--template", required=True, help="Label sheet or roll, e.g. avery-l7160.")
+@click.option("--start", default=1, show_default=True, type=int,
+              help="Position of the first free label on a part-used sheet.")
+@click.option("--alignment", is_flag=True, help="Print the calibration page instead.")
+@click.option("--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
+def labels(tags: tuple[str, ...], unlabelled: bool, template: str, start: int, alignment: bool,
+           output: Path) -> None:
+    """Print a sheet of QR labels (and record the devices as labelled)."""
+    from lending.db import session_for
+    from lending.printing.schemas import LabelRequest, check_template
+    from lending.printing.service import alignment_page, print_labels
+
+    settings = get_settings()
+    try:
+        if alignment:
+            pdf, count = alignment_page(settings, check_template(template)), 0
+        else:
+            request = LabelRequest(tags=list(tags), unlabelled=unlabelled, template=template,
+                                   start=start)
+            with session_for(_engine(), actor="cli") as session:
+                pdf, count = print_labels(session, settings, request)
+    except (*_service_errors(), ValueError) as error:
+        raise UserError(_one_line(error)) from error
+    output.write_bytes(pdf)
+    what = "alignment page" if alignment else f"{count} label(s)"
+    out.print(f"wrote {what} on {template} to {output}")
 
 
 if __name__ == "__main__":

@@ -236,5 +236,20 @@ def labels(tags: tuple[str, ...], unlabelled: bool, template: str, start: int, a
     out.print(f"wrote {what} on {template} to {output}")
 
 
+@main.command()
+def scheduler() -> None:
+    """Run only the scheduler (for deployments with several web instances)."""
+    from lending.scheduler import blocking_scheduler, pass_on_expired_offers
+
+    settings = get_settings()
+    engine = _engine()
+    pass_on_expired_offers(engine)  # catch up at once, then keep time
+    out.print("scheduler running; Ctrl-C stops it")
+    try:
+        blocking_scheduler(settings, engine).start()
+    except (KeyboardInterrupt, SystemExit):
+        out.print("scheduler stopped")
+
+
 if __name__ == "__main__":
     main()

@@ -1,6 +1,7 @@
 """The Litestar application: one factory, used by `lending serve`, the tests and benchmarks."""
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -37,6 +38,7 @@ from lending.loans import service as loans
 from lending.loans.api import LoanController
 from lending.printing.api import LabelController
 from lending.recipients.api import RecipientController
+from lending.scheduler import background_scheduler
 from lending.settings import Settings, get_settings
 from lending.waitlist.api import WaitlistController
 
@@ -73,6 +75,17 @@ def health(state: State) -> Response[dict[str, str]]:
                     status_code=503)
 
 
+@asynccontextmanager
+async def run_scheduler(app: Litestar) -> AsyncIterator[None]:
+    """The in-process scheduler, for a single-instance deployment."""
+    scheduler = background_scheduler(app.state.settings, app.state.engine)
+    scheduler.start()
+    try:
+        yield
+    finally:
+        scheduler.shutdown(wait=False)
+
+
 def _operation_id(handler, method, _components) -> str:
     """Stable ids, from the handler's own name, for generated clients."""
     name = handler.handler_name
@@ -93,6 +106,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         guards=[role_guard],
     )
     return Litestar(
+        lifespan=[run_scheduler] if settings.scheduler == "on" else [],
         route_handlers=[health, api],
         state=State({"engine": engine, "settings": settings, "policy": policy}),
         dependencies={

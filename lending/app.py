@@ -41,6 +41,7 @@ from lending.recipients.api import RecipientController
 from lending.scheduler import background_scheduler
 from lending.settings import Settings, get_settings
 from lending.waitlist.api import WaitlistController
+from lending.web import csrf_config, route_handlers, template_config
 
 # Public routes: everything else needs a token or a signed-in browser.
 PUBLIC_PATHS = ["^/health$", "^/schema", "^/login", "^/static/", "^/favicon"]
@@ -107,7 +108,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     )
     return Litestar(
         lifespan=[run_scheduler] if settings.scheduler == "on" else [],
-        route_handlers=[health, api],
+        route_handlers=[health, api, *route_handlers()],
+        template_config=template_config(),
+        csrf_config=csrf_config(settings),
         state=State({"engine": engine, "settings": settings, "policy": policy}),
         dependencies={
             "db_session": Provide(provide_db_session),

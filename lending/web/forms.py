@@ -1,0 +1,104 @@
+"""What every page needs from a form: its errors by field, a safe place to go next, and a
+one-time message (a flash) carried across the redirect that follows an action."""
+
+import base64
+import hashlib
+import hmac
+import json
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import ValidationError
+
+FLASH_COOKIE = "lending_flash"
+
+
+def safe_next(target: str | None, default: str = "/") -> str:
+    """A local path to go to after signing in: never another site (an open redirect)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or any(ord(char) < 32 for char in target):
+        return default
+    return target
+
+
+def _field_and_message(message: str) -> tuple[str | None, str]:
+    """Pydantic's 'Value error, imei: ...' (a model validator naming its field) split."""
+    message = re.sub(r"^(Value|Assertion) error, ", "", message)
+    head, sep, rest = message.partition(": ")
+    if sep and re.fullmatch(r"[a-z_][a-z0-9_.]*", head):
+        return head, rest
+    return None, message
+
+
+def validation_errors(error: ValidationError) -> dict[str, str]:
+    """Field name -> the first message about it, in words a person can act on."""
+    found: dict[str, str] = {}
+    for detail in error.errors():
+        field = ".".join(str(part) for part in detail["loc"])
+        named, message = _field_and_message(detail["msg"])
+        field = field or named or "form"
+        if detail["type"] == "missing":
+            message = "this is required"
+        elif detail["type"] == "extra_forbidden":
+            message = "this field is not expected here"
+        found.setdefault(field, message)
+    return found
+
+
+def service_errors(error: Exception) -> dict[str, str]:
+    """A service error (it carries `.message` and `.field`) as errors by field."""
+    message = getattr(error, "message", str(error))
+    return {getattr(error, "field", None) or "form": message}
+
+
+def form_fields(data: dict[str, Any], names: tuple[str, ...] | set[str]) -> dict[str, Any]:
+    """The named fields of a submitted form; blank ones are left out (not given)."""
+    picked = {}
+    for name in names:
+        value = data.get(name)
+        if isinstance(value, str):
+            value = value.strip()
+        if value not in (None, "", []):
+            picked[name] = value
+    return picked
+
+
+def as_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return [str(item) for item in value if str(item).strip()]
+    return [str(value)] if str(value).strip() else []
+
+
+def split_list(text: str | None) -> list[str]:
+    """'charger, case' or one per line, as ['charger', 'case']."""
+    return [item.strip() for item in re.split(r"[,\n]", text or "") if item.strip()]
+
+
+# --- flash messages ------------------------------------------------------------------------
+
+
+def _signature(body: str, secret: str) -> str:
+    return hmac.new(secret.encode(), body.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def pack_flash(message: str, kind: str, secret: str) -> str:
+    body = base64.urlsafe_b64encode(json.dumps([kind, message]).encode()).decode()
+    return f"{body}.{_signature(body, secret)}"
+
+
+def unpack_flash(value: str | None, secret: str) -> dict[str, str] | None:
+    if not value or "." not in value:
+        return None
+    body, _, signature = value.rpartition(".")
+    if not hmac.compare_digest(signature, _signature(body, secret)):
+        return None
+    try:
+        kind, message = json.loads(base64.urlsafe_b64decode(body.encode()))
+    except (ValueError, TypeError):
+        return None
+    return {"kind": str(kind), "message": str(message)}

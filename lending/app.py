@@ -1,6 +1,6 @@
 """The Litestar application: one factory, used by `lending serve`, the tests and benchmarks."""
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
 from functools import partial
@@ -47,7 +47,11 @@ from lending.web import csrf_config, route_handlers, template_config
 PUBLIC_PATHS = ["^/health$", "^/schema", "^/login", "^/static/", "^/favicon"]
 
 
-def provide_db_session(state: State, request: Request) -> Iterator[Session]:
+async def provide_db_session(state: State, request: Request) -> AsyncIterator[Session]:
+    # Async on purpose: Litestar runs a sync generator's cleanup in the same thread pool as
+    # the handlers, so with every worker busy waiting for SQLite's write lock, the session
+    # holding that lock could not be closed (a deadlock until busy_timeout). Closed here, on
+    # the event loop, it is a quick rollback that never waits for a worker.
     user = request.scope.get("user")
     with session_for(state.engine, actor=getattr(user, "email", None),
                      actor_id=getattr(user, "id", None)) as session:

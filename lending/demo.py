@@ -1,5 +1,6 @@
 """A realistic demo data set: three offices (one in Wales), devices of every kind, SIMs with
-data plans, staff accounts, and devices in several states. Deterministic, so that a demo
+data plans, staff accounts, devices in several states, and recipients with loans in every
+state (see `lending.loans.demo_data`). Deterministic, so that a demo
 looks the same every time."""
 
 import random
@@ -26,6 +27,7 @@ from inventory.service import (
 from lending.accounts.schemas import UserCreate
 from lending.accounts.service import create_user
 from lending.db import session_for
+from lending.loans.demo_data import load_lending_demo
 
 DEMO_LOGIN = "manager@example.org"
 DEMO_PASSWORD = "demo-lending-2026"
@@ -132,4 +134,5 @@ def load_demo(engine: Engine) -> dict[str, int]:
         change_status(session, wiped.asset_tag, StatusChange(status=DeviceStatus.awaiting_wipe))
         record_wipe(session, wiped.asset_tag, WipeCreate(
             method="factory_reset", account_lock_removed=True), "demo")
-    return {"offices": len(OFFICES), "devices": len(devices), "staff accounts": 5}
+    lending = load_lending_demo(engine, DEMO_LOGIN)
+    return {"offices": len(OFFICES), "devices": len(devices), "staff accounts": 5, **lending}

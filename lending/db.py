@@ -1,8 +1,9 @@
 """The database engine: SQLite by default, PostgreSQL in production.
 
-SQLite runs in WAL mode with a busy timeout, and every transaction begins IMMEDIATE so that
-two writers queue for the lock instead of failing half-way. SQLite has no time-zone type, so
-its DATETIME is adapted here to hand back aware UTC datetimes, as PostgreSQL does.
+SQLite runs in WAL mode with a busy timeout, and every transaction that may write begins
+IMMEDIATE so that two writers queue for the lock instead of failing half-way. SQLite has no
+time-zone type, so its DATETIME is adapted here to hand back aware UTC datetimes, as
+PostgreSQL does.
 """
 
 from collections.abc import Iterator
@@ -66,8 +67,11 @@ def make_engine(raw_url: str, **options) -> Engine:
             cursor.close()
 
         @event.listens_for(engine, "begin")
-        def _begin_immediate(connection):
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        def _begin(connection):
+            # Readers never wait in WAL mode; a writer takes the lock up front, so it can
+            # never fail half-way on finding that another writer got there first.
+            read_only = connection.get_execution_options().get("read_only")
+            connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, **options)
@@ -78,10 +82,12 @@ def is_sqlite(engine: Engine) -> bool:
 
 
 @contextmanager
-def session_for(engine: Engine, actor: str | None = None, actor_id: int | None = None
-                ) -> Iterator[Session]:
-    """A session whose changes the audit log attributes to `actor`."""
-    with Session(engine, expire_on_commit=False) as session:
+def session_for(engine: Engine, actor: str | None = None, actor_id: int | None = None,
+                read_only: bool = False) -> Iterator[Session]:
+    """A session whose changes the audit log attributes to `actor`. A read-only session
+    takes no write lock on SQLite, so it never waits behind a writer."""
+    bind = engine.execution_options(read_only=True) if read_only else engine
+    with Session(bind, expire_on_commit=False) as session:
         session.info["actor"] = actor or "system"
         session.info["actor_id"] = actor_id
         yield session

@@ -34,6 +34,11 @@ def _secret_of(connection: ASGIConnection) -> str | None:
     return connection.cookies.get(SESSION_COOKIE)
 
 
+def _touch(engine, token_id: int) -> None:
+    with session_for(engine) as session:
+        service.touch_token(session, token_id)
+
+
 class TokenAuthentication(AbstractAuthenticationMiddleware):
     async def authenticate_request(self, connection: ASGIConnection) -> AuthenticationResult:
         secret = _secret_of(connection)
@@ -41,14 +46,20 @@ class TokenAuthentication(AbstractAuthenticationMiddleware):
             raise NotAuthorizedException("sign in, or send Authorization: Bearer TOKEN")
         engine = connection.app.state.engine
 
-        def lookup() -> User | None:
-            with session_for(engine) as session:
+        def lookup():
+            # A read-only session takes no lock, so authenticating never waits on a writer.
+            # It runs in a worker thread: blocking the event loop on the connection pool
+            # could deadlock with requests whose sessions the loop has yet to close.
+            with session_for(engine, read_only=True) as session:
                 return service.resolve_token(session, secret)
 
-        user = await anyio.to_thread.run_sync(lookup)
-        if user is None:
+        found = await anyio.to_thread.run_sync(lookup)
+        if found is None:
             raise NotAuthorizedException("that token or session is not valid (revoked, "
                                          "expired, or the account is inactive)")
+        user, token = found
+        if service.needs_touch(token):
+            await anyio.to_thread.run_sync(_touch, engine, token.id)
         return AuthenticationResult(user=user, auth=secret)
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlmodel import Session
 
 from inventory.models import Location
@@ -16,7 +16,7 @@ from lending.accounts.models import ROLE_RANK, Role, Token, TokenKind, User
 from lending.accounts.schemas import UserCreate, UserUpdate
 
 _hasher = PasswordHasher()
-# Writing last_used_at on every request would make every read a write; once a minute is enough.
+# How stale last_used_at may be: once a minute is enough to tell a token in use.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 SESSION_LIFETIME = timedelta(hours=12)
 
@@ -118,8 +118,9 @@ def create_token(session: Session, user: User, name: str,
     return token, secret
 
 
-def resolve_token(session: Session, secret: str) -> User | None:
-    """The active user behind a bearer secret or session cookie, or None."""
+def resolve_token(session: Session, secret: str) -> tuple[User, Token] | None:
+    """The active user behind a bearer secret or session cookie, and its token; or None.
+    Only reads, so that authenticating a request never waits for a write lock."""
     row = session.execute(
         select(Token, User).join(User, Token.user_id == User.id)
         .where(Token.secret_hash == _digest(secret))).first()
@@ -129,10 +130,19 @@ def resolve_token(session: Session, secret: str) -> User | None:
     now = datetime.now(UTC)
     if token.revoked_at or not user.active or (token.expires_at and token.expires_at <= now):
         return None
-    if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
-        token.last_used_at = now
-        session.commit()
-    return user
+    return user, token
+
+
+def needs_touch(token: Token) -> bool:
+    """Writing last_used_at on every request would make every read a write."""
+    return token.last_used_at is None or (
+        datetime.now(UTC) - token.last_used_at > LAST_USED_RESOLUTION)
+
+
+def touch_token(session: Session, token_id: int) -> None:
+    session.execute(update(Token).where(Token.id == token_id).values(
+        last_used_at=datetime.now(UTC)))
+    session.commit()
 
 
 def list_tokens(session: Session, user: User) -> list[Token]:

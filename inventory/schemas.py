@@ -14,6 +14,16 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 NATIONS = ("ENG", "WLS", "SCT", "NIR")
 
 
+def split_field(message: str) -> tuple[str | None, str]:
+    """A pydantic message as (field, message). Model validators that check several fields
+    name the one at fault first ("imei2: ..."), since pydantic cannot place them itself."""
+    message = re.sub(r"^(Value|Assertion) error, ", "", message)
+    head, sep, rest = message.partition(": ")
+    if sep and re.fullmatch(r"[a-z_][a-z0-9_.]*", head):
+        return head, rest
+    return None, message
+
+
 def luhn_valid(digits: str) -> bool:
     total = 0
     for position, char in enumerate(reversed(digits)):

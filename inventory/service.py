@@ -26,6 +26,7 @@ from inventory.schemas import (
     LocationCreate,
     StatusChange,
     WipeCreate,
+    split_field,
 )
 
 
@@ -440,9 +441,9 @@ def import_devices(
                 {key: value for key, value in raw.items() if value is not None})
         except ValidationError as error:
             for detail in error.errors():
-                field = ".".join(str(part) for part in detail["loc"]) or _field_in(detail["msg"])
-                problems.append({"line": line, "field": field,
-                                 "message": _clean_message(detail["msg"])})
+                named, message = split_field(detail["msg"])
+                field = ".".join(str(part) for part in detail["loc"]) or named or "row"
+                problems.append({"line": line, "field": field, "message": message})
             continue
         if device.location.upper() not in locations:
             problems.append({"line": line, "field": "location",
@@ -482,17 +483,6 @@ def import_devices(
     if progress:
         progress(total, total)
     return [record["asset_tag"] for record in records]
-
-
-def _field_in(message: str) -> str:
-    head = message.removeprefix("Value error, ").split(":", 1)[0]
-    return head if head.isidentifier() else "row"
-
-
-def _clean_message(message: str) -> str:
-    message = message.removeprefix("Value error, ")
-    head, _, rest = message.partition(": ")
-    return rest if rest and head.isidentifier() else message
 
 
 # An IMEI may stand in either IMEI column, so both are checked as one set.

@@ -38,10 +38,12 @@ def _service_errors():
 
 def _one_line(error: Exception) -> str:
     from pydantic import ValidationError
+
+    from inventory.schemas import split_field
     if isinstance(error, ValidationError):
         first = error.errors()[0]
-        field = ".".join(str(p) for p in first["loc"])
-        message = first["msg"].removeprefix("Value error, ")
+        named, message = split_field(first["msg"])
+        field = ".".join(str(p) for p in first["loc"]) or named
         return f"{field}: {message}" if field else message
     return getattr(error, "message", str(error))
 

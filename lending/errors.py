@@ -6,7 +6,6 @@ into responses. A stack trace never reaches a client.
 """
 
 import logging
-import re
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import quote
@@ -16,6 +15,7 @@ from litestar.exceptions import HTTPException, NotAuthorizedException, Validatio
 from litestar.response import Redirect
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from inventory.schemas import split_field
 from inventory.service import ImportRejected
 
 log = logging.getLogger("lending")
@@ -42,19 +42,10 @@ def _wants_html(request: Request) -> bool:
             "accept", ""))
 
 
-def _clean(message: str) -> tuple[str | None, str]:
-    """Pydantic's 'Value error, imei: ...' as (field, message)."""
-    message = re.sub(r"^(Value|Assertion) error, ", "", message)
-    head, sep, rest = message.partition(": ")
-    if sep and re.fullmatch(r"[a-z_][a-z0-9_.]*", head):
-        return head, rest
-    return None, message
-
-
 def _validation_errors(exc: ValidationException) -> list[dict[str, Any]]:
     errors = []
     for item in exc.extra if isinstance(exc.extra, list) else []:
-        field, message = _clean(str(item.get("message", "")))
+        field, message = split_field(str(item.get("message", "")))
         key = item.get("key") or field or "body"
         errors.append({"field": key, "message": message, "source": item.get("source")})
     return errors

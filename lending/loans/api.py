@@ -28,9 +28,9 @@ class LoanController(Controller):
         loans = service.issue_loan(db_session, data, state.policy, state.settings.zone,
                                    actor=request.user)
         today = _today(state)
-        body = service.loan_row(db_session, loans[0].id, today)
+        body = service.loan_view(db_session, loans[0], today)
         if len(loans) > 1:
-            body["sim_loan"] = service.loan_row(db_session, loans[1].id, today)
+            body["sim_loan"] = service.loan_view(db_session, loans[1], today)
         return body
 
     @get("/", sync_to_thread=True)
@@ -58,25 +58,25 @@ class LoanController(Controller):
                    data: RenewLoan | None = None) -> dict[str, Any]:
         loan = service.renew_loan(db_session, loan_id, data or RenewLoan(), state.policy,
                                   state.settings.zone)
-        return service.loan_row(db_session, loan.id, _today(state))
+        return service.loan_view(db_session, loan, _today(state))
 
     @post("/{loan_id:int}/return", sync_to_thread=True, status_code=200)
     def return_loan(self, db_session: Session, state: State, loan_id: int, data: ReturnLoan
                     ) -> dict[str, Any]:
         loan = service.return_loan(db_session, loan_id, data)
-        return service.loan_row(db_session, loan.id, _today(state))
+        return service.loan_view(db_session, loan, _today(state))
 
     @post("/{loan_id:int}/lost", sync_to_thread=True, status_code=200)
     def record_loan_lost(self, db_session: Session, state: State, loan_id: int,
                          data: LoseLoan | None = None) -> dict[str, Any]:
         loan = service.record_loss(db_session, loan_id, data or LoseLoan())
-        return service.loan_row(db_session, loan.id, _today(state))
+        return service.loan_view(db_session, loan, _today(state))
 
     @post("/{loan_id:int}/found", sync_to_thread=True, status_code=200)
     def record_loan_found(self, db_session: Session, state: State, loan_id: int,
                           data: FoundDevice | None = None) -> dict[str, Any]:
         loan = service.record_found(db_session, loan_id, data or FoundDevice())
-        return service.loan_row(db_session, loan.id, _today(state))
+        return service.loan_view(db_session, loan, _today(state))
 
     @get("/{loan_id:int}/agreement.pdf", sync_to_thread=True, media_type="application/pdf")
     def get_loan_agreement(self, db_session: Session, state: State, loan_id: int

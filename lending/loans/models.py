@@ -2,9 +2,13 @@
 
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Optional
 
 from sqlalchemy import JSON, DateTime, Index, text
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, Relationship, SQLModel
+
+from inventory.models import Device
+from lending.recipients.models import Recipient
 
 
 class LoanStatus(StrEnum):
@@ -50,6 +54,13 @@ class Loan(SQLModel, table=True):
     lost_notes: str = Field(default="", max_length=2000)
     found_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
 
+    # What a loan is shown with; assigned when issuing, so that the answer needs no query.
+    device: Device = Relationship()
+    recipient: Recipient = Relationship()
+    # So that a phone's loan and its SIM's are written in one flush.
+    with_loan: Optional["Loan"] = Relationship(
+        sa_relationship_kwargs={"remote_side": "Loan.id", "lazy": "raise_on_sql"})
+
 
 class EligibilityDecision(SQLModel, table=True):
     """A decision as it was made: the policy version, the facts it saw, and its reasons.
@@ -77,3 +88,6 @@ class EligibilityDecision(SQLModel, table=True):
     override_reason: str | None = Field(default=None, max_length=2000)
     overridden_by: str | None = Field(default=None, max_length=254)
     loan_id: int | None = Field(default=None, foreign_key="loans.id")
+
+    # So that a decision and the loan it let through are written in one flush.
+    loan: Loan | None = Relationship(sa_relationship_kwargs={"lazy": "raise_on_sql"})

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session
 
 from eligibility import Policy
@@ -22,14 +23,15 @@ from lending.loans.schemas import FoundDevice, LoanCreate, LoseLoan, RenewLoan, 
 from lending.recipients.models import Recipient
 from lending.recipients.service import (
     Ineligible,
+    decision_record,
     eligibility_of,
-    get_recipient,
+    lock_recipient,
     refusal_message,
     require_manager,
     standing_override,
-    store_decision,
 )
 from lending.waitlist import service as waitlist
+from lending.waitlist.models import RequestStatus, WaitlistRequest
 
 # Kinds a SIM may go out with in one step.
 SIM_CARRIERS = (DeviceKind.phone.value, DeviceKind.hotspot.value)
@@ -71,6 +73,20 @@ def _loan_dict(row: Any, today: date) -> dict[str, Any]:
 def loan_row(session: Session, loan_id: int, today: date) -> dict[str, Any]:
     row = session.execute(_loan_query().where(Loan.id == loan_id)).one()
     return _loan_dict(row, today)
+
+
+def loan_view(session: Session, loan: Loan, today: date) -> dict[str, Any]:
+    """The same fields as `loan_row`, from the objects the session already holds (a query
+    only for what it does not): what an operation answers with, without reading again."""
+    device, recipient = loan.device, loan.recipient
+    location = recipient.home
+    values = {column.key: getattr(loan, column.key) for column in _LOAN_COLUMNS
+              if column.key in Loan.model_fields}
+    values.update(asset_tag=device.asset_tag, kind=device.kind, make=device.make,
+                  model=device.model, recipient_name=recipient.name, location=location.code)
+    values["overdue"] = loan.status == LoanStatus.active and loan.due_on < today
+    return {column.key: values[column.key] for column in _LOAN_COLUMNS} | {
+        "overdue": values["overdue"]}
 
 
 def get_loan(session: Session, loan_id: int, lock: bool = False) -> Loan:
@@ -159,30 +175,37 @@ def _checked_due_on(wanted: date | None, latest: date, location: Location, today
 
 # --- issuing ------------------------------------------------------------------------------
 
-def _lock_devices(session: Session, tags: list[tuple[str, str]]) -> dict[str, Device]:
+def _lock_devices(session: Session, tags: list[tuple[str, str]]
+                  ) -> tuple[dict[str, Device], dict[int, tuple[int, datetime]]]:
     """The devices for (field, tag) pairs, locked in a fixed order so that two issues never
-    wait on each other in a circle."""
+    wait on each other in a circle; and, per device id, the waitlist offer holding it
+    (recipient id, until when), if any."""
     by_tag = {normalise_tag(tag): field for field, tag in tags}
-    devices = {d.asset_tag: d for d in session.scalars(
-        select(Device).where(Device.asset_tag.in_(by_tag)).order_by(Device.id)
-        .with_for_update())}
+    rows = session.execute(
+        select(Device, WaitlistRequest.recipient_id, WaitlistRequest.offer_expires_at)
+        .outerjoin(WaitlistRequest, and_(
+            WaitlistRequest.offered_device_id == Device.id,
+            WaitlistRequest.status == RequestStatus.offered.value))
+        .where(Device.asset_tag.in_(by_tag)).order_by(Device.id)
+        .with_for_update(of=Device)).all()
+    devices = {device.asset_tag: device for device, *_ in rows}
+    holds = {device.id: (holder, until) for device, holder, until in rows if holder}
     for tag, field in by_tag.items():
         if tag not in devices:
             raise Invalid(f"no device has the tag {tag}", field)
-    return {field: devices[tag] for tag, field in by_tag.items()}
+    return {field: devices[tag] for tag, field in by_tag.items()}, holds
 
 
-def _refuse_unavailable(session: Session, device: Device, field: str,
-                        recipient: Recipient) -> None:
+def _refuse_unavailable(device: Device, field: str, recipient: Recipient,
+                        hold: tuple[int, datetime] | None) -> None:
     if device.status != DeviceStatus.available:
         hint = {DeviceStatus.awaiting_wipe.value: ": record its wipe first",
                 DeviceStatus.on_loan.value: ": it is already lent"}.get(device.status, "")
         raise Conflict(f"device {device.asset_tag} is {device.status}, not available{hint}",
                        field)
-    hold = waitlist.hold_on(session, device)
-    if hold is not None and hold.recipient_id != recipient.id:
+    if hold is not None and hold[0] != recipient.id:
         raise Conflict(f"device {device.asset_tag} is held for a waitlist offer until "
-                       f"{hold.offer_expires_at:%Y-%m-%d %H:%M} UTC", field)
+                       f"{hold[1]:%Y-%m-%d %H:%M} UTC", field)
 
 
 def issue_loan(session: Session, data: LoanCreate, policy: Policy, zone: ZoneInfo,
@@ -193,6 +216,7 @@ def issue_loan(session: Session, data: LoanCreate, policy: Policy, zone: ZoneInf
     policy version, facts and reasons, also when it refuses (then nothing else is
     written). A manager may override an overridable refusal with a written reason, here
     (`override_reason`) or ahead of time; the device-restriction stop cannot be overridden.
+    Everything is written in one flush at the commit.
     """
     now = _now(now)
     today = _today(now, zone)
@@ -201,13 +225,13 @@ def issue_loan(session: Session, data: LoanCreate, policy: Policy, zone: ZoneInf
                       "agreement_accepted")
     if data.override_reason:
         require_manager(actor, "overriding eligibility")
-    # Serialise issues to one recipient, so that two desks cannot both pass the loan limits.
-    recipient = get_recipient(session, data.recipient_id, "recipient_id", lock=True)
-    wanted = [("asset_tag", data.asset_tag)] + ([("sim_tag", data.sim_tag)]
-                                                if data.sim_tag else [])
     if data.sim_tag and normalise_tag(data.sim_tag) == normalise_tag(data.asset_tag):
         raise Invalid("the SIM must be a different device from the phone", "sim_tag")
-    devices = _lock_devices(session, wanted)
+    # Serialise issues to one recipient, so that two desks cannot both pass the loan limits.
+    recipient, home = lock_recipient(session, data.recipient_id, "recipient_id")
+    wanted = [("asset_tag", data.asset_tag)] + ([("sim_tag", data.sim_tag)]
+                                                if data.sim_tag else [])
+    devices, holds = _lock_devices(session, wanted)
     main = devices["asset_tag"]
     sim = devices.get("sim_tag")
     if sim is not None:
@@ -217,56 +241,58 @@ def issue_loan(session: Session, data: LoanCreate, policy: Policy, zone: ZoneInf
         if sim.kind != DeviceKind.sim:
             raise Invalid(f"{sim.asset_tag} is a {sim.kind}, not a SIM", "sim_tag")
     for field, device in devices.items():
-        _refuse_unavailable(session, device, field, recipient)
-    home = session.get(Location, recipient.location_id)
+        _refuse_unavailable(device, field, recipient, holds.get(device.id))
     due_dates = {device.id: _checked_due_on(
         data.due_on, policy_due_on(policy, device.kind, home, today), home, today)
         for device in devices.values()}
 
-    plan = [(main, "asset_tag", ())] + ([(sim, "sim_tag", (main.kind,))] if sim else [])
+    plan = [(main, ())] + ([(sim, (main.kind,))] if sim else [])
     approved = []
-    for device, _field, also_active in plan:
+    for device, also_active in plan:
         decision, circumstances = eligibility_of(session, recipient, device.kind, policy,
                                                  today, zone, also_active)
-        record = store_decision(session, recipient, device.kind, decision, circumstances)
-        approved.append((device, record))
+        record = decision_record(session, recipient, device.kind, decision, circumstances)
+        approved.append((device, record, None))
         if decision.outcome == "eligible":
             continue
         refusal = Ineligible(decision, refusal_message(decision, device.kind))
         if not decision.overridable:
-            _keep_decisions_and_refuse(session, refusal)
+            _keep_decisions_and_refuse(session, approved, refusal)
         if data.override_reason:
             record.override_reason = data.override_reason
             record.overridden_by = actor.email if actor else None
             continue
         ahead = standing_override(session, recipient, device.kind, decision)
         if ahead is None:
-            _keep_decisions_and_refuse(session, refusal)
+            _keep_decisions_and_refuse(session, approved, refusal)
         record.override_reason = ahead.override_reason
         record.overridden_by = ahead.overridden_by
         approved[-1] = (device, record, ahead)
 
-    loans = []
-    for device, record, *ahead in approved:
-        loan = Loan(device_id=device.id, recipient_id=recipient.id, issued_at=now,
+    # Read before anything is added, so that the reads do not flush half a loan.
+    requests = waitlist.open_requests(session, recipient.id, [d.kind for d, *_ in approved])
+    loans: list[Loan] = []
+    for device, record, ahead in approved:
+        loan = Loan(device=device, recipient=recipient, issued_at=now,
                     issued_by=session.info.get("actor", "system"), due_on=due_dates[device.id],
                     accessories=list(data.accessories) if device is main else [],
-                    agreement_accepted_at=now,
-                    with_loan_id=loans[0].id if loans else None)
+                    agreement_accepted_at=now, with_loan=loans[0] if loans else None)
         move_device(device, DeviceStatus.on_loan)
         session.add(loan)
-        session.flush()
-        record.loan_id = loan.id
-        for used in ahead:
-            used.loan_id = loan.id
-        waitlist.fulfil_requests(session, recipient.id, device.kind, loan, now)
+        record.loan = loan
+        session.add(record)
+        if ahead is not None:
+            ahead.loan = loan
+        waitlist.fulfil(session, [r for r in requests if r.kind == device.kind], loan,
+                        device, now)
         loans.append(loan)
     _commit_issue(session, main)
     return loans
 
 
-def _keep_decisions_and_refuse(session: Session, refusal: Ineligible) -> None:
+def _keep_decisions_and_refuse(session: Session, approved: list, refusal: Ineligible) -> None:
     """A refusal is itself a decision worth keeping: store it, write nothing else."""
+    session.add_all([record for _, record, _ in approved])
     session.commit()
     raise refusal
 
@@ -308,10 +334,29 @@ def renew_loan(session: Session, loan_id: int, data: RenewLoan, policy: Policy,
     return loan
 
 
+def _lock_loan_and_device(session: Session, loan_id: int) -> tuple[Loan, Device]:
+    """The loan and its device, both locked, with the recipient and home location loaded
+    for the answer: one query."""
+    row = session.execute(
+        select(Loan, Device, Recipient, Location)
+        .join(Device, Device.id == Loan.device_id)
+        .join(Recipient, Recipient.id == Loan.recipient_id)
+        .join(Location, Location.id == Recipient.location_id)
+        .where(Loan.id == loan_id).with_for_update(of=(Loan, Device))).first()
+    if row is None:
+        raise NotFound(f"no loan has the id {loan_id}", "id")
+    loan, device, recipient, location = row
+    # Held by the loan, so that the answer is made from them without a query.
+    set_committed_value(loan, "device", device)
+    set_committed_value(loan, "recipient", recipient)
+    set_committed_value(recipient, "home", location)
+    return loan, device
+
+
 def return_loan(session: Session, loan_id: int, data: ReturnLoan,
                 now: datetime | None = None) -> Loan:
     """The device comes back: it waits for a wipe, or goes to repair if graded D."""
-    loan = get_loan(session, loan_id, lock=True)
+    loan, device = _lock_loan_and_device(session, loan_id)
     _active(loan)
     handed_over = {item.casefold(): item for item in loan.accessories}
     for item in data.missing_accessories:
@@ -319,8 +364,6 @@ def return_loan(session: Session, loan_id: int, data: ReturnLoan,
             given = ", ".join(loan.accessories) or "none"
             raise Invalid(f"{item!r} was not handed over with this loan (handed over: "
                           f"{given})", "missing_accessories")
-    device = session.scalar(select(Device).where(Device.id == loan.device_id)
-                            .with_for_update())
     move_device(device, DeviceStatus.in_repair if data.condition == "D"
                 else DeviceStatus.awaiting_wipe)
     device.condition = data.condition

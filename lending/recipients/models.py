@@ -8,7 +8,9 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import JSON, DateTime, Index
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, Relationship, SQLModel
+
+from inventory.models import Location
 
 
 class RecipientStatus(StrEnum):
@@ -42,3 +44,5 @@ class Recipient(SQLModel, table=True):
     sms_opt_out: bool = False
     status: str = Field(default=RecipientStatus.active.value, max_length=10)
     created_at: datetime = Field(sa_type=DateTime(timezone=True))
+
+    home: Location = Relationship()

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import phonenumbers
 from sqlalchemy import func, or_, select
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session
 
 from eligibility import Circumstances, Decision, FactsError, Policy, check_facts, decide
@@ -244,18 +245,40 @@ def _concerns(decision: Decision) -> set[str]:
     return {r.code for r in decision.reasons if r.code not in ("need_shown", "checks_passed")}
 
 
+def lock_recipient(session: Session, recipient_id: int, field: str = "id"
+                   ) -> tuple[Recipient, Location]:
+    """The recipient and their home location, the recipient's row locked for the rest of
+    the transaction (on PostgreSQL; SQLite's BEGIN IMMEDIATE has already serialised)."""
+    row = session.execute(
+        select(Recipient, Location).join(Location, Location.id == Recipient.location_id)
+        .where(Recipient.id == recipient_id).with_for_update(of=Recipient)).first()
+    if row is None:
+        error = NotFound if field == "id" else Invalid
+        raise error(f"no recipient has the id {recipient_id}", field)
+    recipient, home = row
+    set_committed_value(recipient, "home", home)
+    return recipient, home
+
+
 def store_decision(session: Session, recipient: Recipient, kind: str, decision: Decision,
                    circumstances: Circumstances, purpose: str = "issue") -> EligibilityDecision:
     """Adds the decision to the caller's transaction."""
-    record = EligibilityDecision(
+    record = decision_record(session, recipient, kind, decision, circumstances, purpose)
+    session.add(record)
+    return record
+
+
+def decision_record(session: Session, recipient: Recipient, kind: str, decision: Decision,
+                    circumstances: Circumstances, purpose: str = "issue"
+                    ) -> EligibilityDecision:
+    """The decision as a row, not yet added to the session."""
+    return EligibilityDecision(
         recipient_id=recipient.id, kind=kind, outcome=decision.outcome,
         reasons=[r.model_dump() for r in decision.reasons],
         policy_version=decision.policy_version,
         facts=circumstances.model_dump(mode="json"), overridable=decision.overridable,
         decided_at=datetime.now(UTC), decided_by=session.info.get("actor", "system"),
         purpose=purpose)
-    session.add(record)
-    return record
 
 
 def require_manager(actor: User | None, what: str) -> None:

@@ -4,7 +4,9 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import DateTime, Index
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, Relationship, SQLModel
+
+from lending.loans.models import Loan
 
 
 class RequestStatus(StrEnum):
@@ -44,3 +46,6 @@ class WaitlistRequest(SQLModel, table=True):
     offered_device_id: int | None = Field(default=None, foreign_key="devices.id")
     closed_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     loan_id: int | None = Field(default=None, foreign_key="loans.id")
+
+    # So that fulfilling a request is written in the same flush as its loan.
+    loan: Loan | None = Relationship(sa_relationship_kwargs={"lazy": "raise_on_sql"})

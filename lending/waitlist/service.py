@@ -72,6 +72,11 @@ def offer_devices(session: Session, location_id: int, kind: str,
     """Offers each free device of the kind at the office to the head of its queue, within
     the caller's transaction."""
     now = _now(now)
+    queue = (WaitlistRequest.location_id == location_id, WaitlistRequest.kind == kind,
+             WaitlistRequest.status == RequestStatus.waiting.value)
+    # Most devices come back to an empty queue: one cheap look first.
+    if session.scalar(select(WaitlistRequest.id).where(*queue).limit(1)) is None:
+        return []
     free = free_devices(session, location_id, kind)
     if not free:
         return []
@@ -205,24 +210,29 @@ def cancel_request(session: Session, request_id: int, data: CancelRequest,
     return request
 
 
-def fulfil_requests(session: Session, recipient_id: int, kind: str, loan: Any,
-                    now: datetime) -> None:
-    """Within an issue's transaction: the recipient's open requests for the kind are met.
-    A device held for them but not the one they took passes to the next in the queue."""
+def open_requests(session: Session, recipient_id: int, kinds: list[str]
+                  ) -> list[WaitlistRequest]:
+    """The recipient's waiting or offered requests for these kinds."""
+    return list(session.scalars(select(WaitlistRequest).where(
+        WaitlistRequest.recipient_id == recipient_id, WaitlistRequest.kind.in_(kinds),
+        WaitlistRequest.status.in_(OPEN_STATUSES))))
+
+
+def fulfil(session: Session, requests: list[WaitlistRequest], loan: Any, device: Device,
+           now: datetime) -> None:
+    """Within an issue's transaction: these requests are met by `loan` (of `device`). A
+    device held for the recipient but not the one they took passes to the next in line."""
     released = set()
-    for request in session.scalars(select(WaitlistRequest).where(
-            WaitlistRequest.recipient_id == recipient_id, WaitlistRequest.kind == kind,
-            WaitlistRequest.status.in_(OPEN_STATUSES))):
-        if request.status == RequestStatus.offered and request.offered_device_id != (
-                loan.device_id):
+    for request in requests:
+        if request.status == RequestStatus.offered and request.offered_device_id != device.id:
             released.add((request.location_id, request.kind))
         request.status = RequestStatus.fulfilled.value
         request.closed_at = now
-        request.loan_id = loan.id
+        request.loan = loan
     if released:
         session.flush()
-        for location_id, released_kind in sorted(released):
-            offer_devices(session, location_id, released_kind, now)
+        for location_id, kind in sorted(released):
+            offer_devices(session, location_id, kind, now)
 
 
 def expire_offers(session: Session, now: datetime | None = None) -> dict[str, list[int]]:

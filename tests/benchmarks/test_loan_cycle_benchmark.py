@@ -1,0 +1,322 @@
+"""Loan speed: issue-and-return cycles over HTTP against a real server on loopback.
+
+A cycle is what a desk does with one device: issue it (POST /loans), take it back
+(POST /loans/{id}/return) and record its wipe (POST /devices/{tag}/wipe), so that it can go
+out again. The service runs in a uvicorn subprocess (`lending.app:create_app`, factory
+mode). The floor is a minimal Litestar app in the same kind of subprocess, on the same
+database, doing the same reads and writes in hand-written SQL: the token lookup, the
+recipient and device locks, the loan counts the policy needs, the decision, the loan, the
+device status, the wipe, the waitlist look-ups and the audit rows. The ratio is the
+service's cycles per second over the floor's.
+
+Run with `make bench`, or:
+    .venv/bin/pytest tests/benchmarks/test_loan_cycle_benchmark.py -s -o addopts=""
+"""
+
+import hashlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import httpx
+from sqlalchemy import text
+
+from eligibility import load_policy
+from inventory.schemas import DeviceCreate, LocationCreate
+from inventory.service import create_device, create_location
+from lending.db import session_for
+from lending.recipients.schemas import RecipientCreate
+from lending.recipients.service import create_recipient
+from tests.conftest import add_user
+
+ROOT = Path(__file__).resolve().parents[2]
+CLIENTS = (1, 4)
+CYCLES_PER_CLIENT = 60
+WARM_UP = 5
+ROUNDS = 2
+GOAL = 0.5
+NEEDY = {"has_suitable_device": False, "has_home_internet": False, "can_afford_data": False,
+         "referred_by_practitioner": True}
+
+
+# --- the floor: a minimal Litestar app with hand-written SQL ------------------------------
+
+def floor_app():
+    """The same reads and writes as the service's issue, return and wipe, by hand."""
+    from litestar import Litestar, Request, post
+    from litestar.exceptions import NotAuthorizedException
+    from litestar.response import Response
+
+    from lending.db import make_engine
+
+    engine = make_engine(os.environ["LENDING_DATABASE_URL"])
+    pg = engine.dialect.name == "postgresql"
+    lock = " FOR UPDATE" if pg else ""
+    as_json = "CAST(:changes AS JSON)" if pg else ":changes"
+    audit_sql = text("INSERT INTO audit_entries (at, actor_id, actor, action, entity, "
+                     f"entity_id, changes) VALUES (:at, :actor_id, :actor, :action, :entity, "
+                     f":entity_id, {as_json})")
+    loan_row_sql = text(
+        "SELECT l.id, d.asset_tag, d.kind, d.make, d.model, l.recipient_id, r.name, l.status,"
+        " l.issued_at, l.issued_by, l.due_on, l.renewals, l.accessories, l.with_loan_id,"
+        " l.returned_at, l.returned_condition, l.missing_accessories, l.return_notes,"
+        " l.lost_at, l.stolen, l.police_reference, l.lost_notes, l.found_at,"
+        " l.agreement_accepted_at, loc.code FROM loans l JOIN devices d ON d.id = l.device_id"
+        " JOIN recipients r ON r.id = l.recipient_id JOIN locations loc"
+        " ON loc.id = r.location_id WHERE l.id = :id")
+
+    def user_of(request: Request) -> tuple[int, str]:
+        secret = request.headers.get("authorization", "").partition(" ")[2]
+        with engine.begin() as connection:
+            row = connection.execute(text(
+                "SELECT u.id, u.email, t.revoked_at, u.active FROM tokens t JOIN users u"
+                " ON u.id = t.user_id WHERE t.secret_hash = :h"),
+                {"h": hashlib.sha256(secret.encode()).hexdigest()}).first()
+        if row is None or row.revoked_at or not row.active:
+            raise NotAuthorizedException()
+        return row.id, row.email
+
+    def audit(connection, user, action, entity, entity_id, changes):
+        connection.execute(audit_sql, {
+            "at": datetime.now(UTC), "actor_id": user[0], "actor": user[1], "action": action,
+            "entity": entity, "entity_id": str(entity_id), "changes": json.dumps(changes)})
+
+    def loan_body(connection, loan_id):
+        row = connection.execute(loan_row_sql, {"id": loan_id}).one()
+        body = dict(row._mapping)
+        for key, value in body.items():
+            if isinstance(value, datetime | date):
+                body[key] = value.isoformat()
+        return body
+
+    @post("/loans", sync_to_thread=True)
+    def issue(request: Request, data: dict) -> Response:
+        user = user_of(request)
+        now = datetime.now(UTC)
+        today = now.date()
+        with engine.begin() as c:
+            recipient = c.execute(text(
+                f"SELECT id, facts, status, device_restriction, location_id FROM recipients"
+                f" WHERE id = :id{lock}"), {"id": data["recipient_id"]}).one()
+            device = c.execute(text(
+                f"SELECT id, kind, status, location_id FROM devices WHERE asset_tag = :t{lock}"),
+                {"t": data["asset_tag"]}).one()
+            if device.status != "available":
+                return Response({"detail": device.status}, status_code=409)
+            c.execute(text("SELECT id FROM waitlist_requests WHERE status = 'offered'"
+                           " AND offered_device_id = :d"), {"d": device.id}).first()
+            c.execute(text("SELECT id, nation, opening_days FROM locations WHERE id = :id"),
+                      {"id": recipient.location_id}).one()
+            loans = c.execute(text(
+                "SELECT d.kind, l.status, l.due_on, l.lost_at FROM loans l JOIN devices d"
+                " ON d.id = l.device_id WHERE l.recipient_id = :r"
+                " AND l.status IN ('active', 'lost')"), {"r": recipient.id}).all()
+            if any(row.status == "active" and row.kind == device.kind for row in loans):
+                return Response({"detail": "limit"}, status_code=422)
+            due_on = today + timedelta(days=28)
+            reasons = [{"code": "need_shown", "message": "No suitable device of their own"}]
+            facts = {"facts": NEEDY, "recipient_active": True, "device_restriction": False,
+                     "active_loans_by_kind": {}, "overdue_loans": 0, "last_lost_on": None,
+                     "today": today.isoformat()}
+            decision_id = c.execute(text(
+                "INSERT INTO eligibility_decisions (recipient_id, kind, outcome, reasons,"
+                " policy_version, facts, overridable, decided_at, decided_by, purpose)"
+                f" VALUES (:r, :k, 'eligible', {as_json.replace('changes', 'reasons')},"
+                f" 'default-2025.1', {as_json.replace('changes', 'facts')}, true, :at, :by,"
+                " 'issue') RETURNING id"),
+                {"r": recipient.id, "k": device.kind, "reasons": json.dumps(reasons),
+                 "facts": json.dumps(facts), "at": now, "by": user[1]}).scalar_one()
+            audit(c, user, "create", "eligibility_decision", decision_id,
+                  {"after": {"outcome": "eligible", "reasons": reasons, "facts": facts}})
+            loan_id = c.execute(text(
+                "INSERT INTO loans (device_id, recipient_id, status, issued_at, issued_by,"
+                " due_on, renewals, accessories, agreement_accepted_at, missing_accessories,"
+                " return_notes, stolen, lost_notes) VALUES (:d, :r, 'active', :at, :by, :due,"
+                " 0, '[]', :at, '[]', '', false, '') RETURNING id"),
+                {"d": device.id, "r": recipient.id, "at": now, "by": user[1],
+                 "due": due_on}).scalar_one()
+            c.execute(text("UPDATE devices SET status = 'on_loan' WHERE id = :id"),
+                      {"id": device.id})
+            c.execute(text("UPDATE eligibility_decisions SET loan_id = :l WHERE id = :id"),
+                      {"l": loan_id, "id": decision_id})
+            c.execute(text("SELECT id FROM waitlist_requests WHERE recipient_id = :r AND"
+                           " kind = :k AND status IN ('waiting', 'offered')"),
+                      {"r": recipient.id, "k": device.kind}).all()
+            audit(c, user, "create", "loan", loan_id, {"after": {"device_id": device.id}})
+            audit(c, user, "status", "device", device.id, {"status": ["available", "on_loan"]})
+            audit(c, user, "update", "eligibility_decision", decision_id,
+                  {"loan_id": [None, loan_id]})
+        with engine.begin() as c:
+            return Response(loan_body(c, loan_id), status_code=201)
+
+    @post("/loans/{loan_id:int}/return", sync_to_thread=True, status_code=200)
+    def give_back(request: Request, loan_id: int, data: dict) -> dict:
+        user = user_of(request)
+        now = datetime.now(UTC)
+        with engine.begin() as c:
+            loan = c.execute(text(f"SELECT id, device_id, status, accessories FROM loans"
+                                  f" WHERE id = :id{lock}"), {"id": loan_id}).one()
+            device = c.execute(text(f"SELECT id, status FROM devices WHERE id = :id{lock}"),
+                               {"id": loan.device_id}).one()
+            c.execute(text("UPDATE devices SET status = 'awaiting_wipe', condition = :g"
+                           " WHERE id = :id"), {"g": data["condition"], "id": device.id})
+            c.execute(text("UPDATE loans SET status = 'returned', returned_at = :at,"
+                           " returned_condition = :g WHERE id = :id"),
+                      {"at": now, "g": data["condition"], "id": loan_id})
+            audit(c, user, "status", "device", device.id,
+                  {"status": ["on_loan", "awaiting_wipe"]})
+            audit(c, user, "status", "loan", loan_id, {"status": ["active", "returned"]})
+        with engine.begin() as c:
+            return loan_body(c, loan_id)
+
+    @post("/devices/{tag:str}/wipe", sync_to_thread=True, status_code=200)
+    def wipe(request: Request, tag: str, data: dict) -> dict:
+        user = user_of(request)
+        now = datetime.now(UTC)
+        with engine.begin() as c:
+            device = c.execute(text("SELECT id, kind, status, location_id FROM devices"
+                                    " WHERE asset_tag = :t"), {"t": tag}).one()
+            c.execute(text("UPDATE devices SET status = 'available' WHERE id = :id"),
+                      {"id": device.id})
+            wipe_id = c.execute(text(
+                "INSERT INTO wipes (device_id, method, account_lock_removed, performed_by,"
+                " performed_at, notes) VALUES (:d, :m, false, :by, :at, '') RETURNING id"),
+                {"d": device.id, "m": data["method"], "by": user[1], "at": now}).scalar_one()
+            c.execute(text("SELECT id FROM devices WHERE location_id = :l AND kind = :k AND"
+                           " status = 'available' AND id NOT IN (SELECT offered_device_id"
+                           " FROM waitlist_requests WHERE status = 'offered' AND"
+                           " offered_device_id IS NOT NULL)"),
+                      {"l": device.location_id, "k": device.kind}).all()
+            audit(c, user, "status", "device", device.id,
+                  {"status": ["awaiting_wipe", "available"]})
+            audit(c, user, "create", "wipe", wipe_id, {"after": {"method": data["method"]}})
+        with engine.begin() as c:
+            row = c.execute(text(
+                "SELECT d.*, l.code AS location FROM devices d JOIN locations l"
+                " ON l.id = d.location_id WHERE d.id = :id"), {"id": device.id}).one()
+            return {k: v.isoformat() if isinstance(v, datetime | date) else v
+                    for k, v in row._mapping.items()}
+
+    from litestar import Router
+    return Litestar(route_handlers=[Router("/api/v1", route_handlers=[issue, give_back, wipe])],
+                    debug=False)
+
+
+# --- the harness ------------------------------------------------------------------------
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Server:
+    """A uvicorn subprocess serving an app factory on loopback."""
+
+    def __init__(self, factory: str, database_url: str) -> None:
+        self.port = _free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        env = {**os.environ, "LENDING_DATABASE_URL": database_url, "LENDING_SCHEDULER": "off",
+               "LENDING_SECRET_KEY": "bench", "PYTHONPATH": str(ROOT)}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "--factory", factory, "--host", "127.0.0.1",
+             "--port", str(self.port), "--log-level", "warning", "--no-access-log"],
+            cwd=ROOT, env=env)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    break
+            except OSError:
+                assert self.process.poll() is None, f"{factory} did not start"
+                assert time.monotonic() < deadline, f"{factory} did not start in time"
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(15)
+
+
+def cycle(http: httpx.Client, tag: str, recipient_id: int) -> None:
+    issued = http.post("/api/v1/loans", json={"asset_tag": tag, "recipient_id": recipient_id})
+    assert issued.status_code == 201, issued.text
+    returned = http.post(f"/api/v1/loans/{issued.json()['id']}/return",
+                         json={"condition": "A"})
+    assert returned.status_code == 200, returned.text
+    wiped = http.post(f"/api/v1/devices/{tag}/wipe", json={"method": "factory_reset"})
+    assert wiped.status_code == 200, wiped.text
+
+
+def cycles_per_second(base: str, headers: dict, desks: list[tuple[str, int]]) -> float:
+    """Each desk (a device and a recipient of its own) runs its cycles in its own thread."""
+    clients = [httpx.Client(base_url=base, headers=headers, timeout=60) for _ in desks]
+    for http, (tag, rid) in zip(clients, desks, strict=True):
+        for _ in range(WARM_UP):
+            cycle(http, tag, rid)
+    barrier = threading.Barrier(len(desks) + 1)
+    failures = []
+
+    def run(http, tag, rid):
+        barrier.wait()
+        try:
+            for _ in range(CYCLES_PER_CLIENT):
+                cycle(http, tag, rid)
+        except Exception as error:  # reported below, so that a failure is not a hang
+            failures.append(error)
+
+    threads = [threading.Thread(target=run, args=(http, tag, rid))
+               for http, (tag, rid) in zip(clients, desks, strict=True)]
+    for thread in threads:
+        thread.start()
+    barrier.wait()
+    start = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - start
+    for http in clients:
+        http.close()
+    assert not failures, failures[0]
+    return len(desks) * CYCLES_PER_CLIENT / elapsed
+
+
+def test_issue_and_return_cycles(engine, database_url):
+    with session_for(engine, actor="bench") as session:
+        create_location(session, LocationCreate(code="LDN", name="London"))
+        desks = [(create_device(session, DeviceCreate(
+            kind="laptop", make="Make", model="Bench", location="LDN")).asset_tag,
+            create_recipient(session, RecipientCreate(
+                name=f"Bench {n}", location="LDN", facts=NEEDY),
+                load_policy()).id)
+            for n in range(max(CLIENTS))]
+    headers = add_user(engine, "bench@example.org", "staff")
+    backend = engine.dialect.name
+    with engine.connect() as connection:  # nothing else holds the database
+        connection.execute(text("SELECT 1"))
+    engine.dispose()
+
+    results = {}
+    for clients in CLIENTS:
+        best = {"service": 0.0, "floor": 0.0}
+        for _ in range(ROUNDS):
+            for name, factory in (("service", "lending.app:create_app"),
+                                  ("floor", "tests.benchmarks.test_loan_cycle_benchmark:"
+                                            "floor_app")):
+                server = Server(factory, database_url)
+                try:
+                    rate = cycles_per_second(server.base, headers, desks[:clients])
+                finally:
+                    server.stop()
+                best[name] = max(best[name], rate)
+        results[clients] = best
+        ratio = best["service"] / best["floor"]
+        print(f"\n[{backend}] issue+return+wipe cycles, {clients} desk(s): service "
+              f"{best['service']:.1f}/s, floor {best['floor']:.1f}/s, ratio {ratio:.2f}x "
+              f"(goal >= {GOAL}x)")
+    for clients, best in results.items():
+        assert best["service"] / best["floor"] >= GOAL, (backend, clients, best)

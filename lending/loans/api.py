@@ -39,7 +39,7 @@ class LoanController(Controller):
         db_session: Session,
         state: State,
         status: Literal["active", "overdue", "returned", "lost"] | None = None,
-        recipient_id: Annotated[int | None, Parameter(ge=1)] = None,
+        recipient_id: Annotated[int | None, Parameter(ge=1, le=2**31 - 1)] = None,
         asset_tag: Annotated[str | None, Parameter(max_length=20)] = None,
         limit: Annotated[int, Parameter(ge=1, le=500)] = 50,
         offset: Annotated[int, Parameter(ge=0)] = 0,

@@ -22,7 +22,7 @@ class LoanCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     asset_tag: str = Field(min_length=1, max_length=20)
-    recipient_id: int = Field(ge=1)
+    recipient_id: int = Field(ge=1, le=2**31 - 1)
     due_on: date | None = Field(default=None, description="default: from the policy")
     accessories: list[Accessory] = Field(default_factory=list, max_length=20,
                                          description="handed over with the device")

@@ -90,6 +90,8 @@ def loan_view(session: Session, loan: Loan, today: date) -> dict[str, Any]:
 
 
 def get_loan(session: Session, loan_id: int, lock: bool = False) -> Loan:
+    if not 0 < loan_id < 2**31:  # beyond any id; PostgreSQL would refuse the value
+        raise NotFound(f"no loan has the id {loan_id}", "id")
     query = select(Loan).where(Loan.id == loan_id)
     if lock:
         query = query.with_for_update()
@@ -337,6 +339,8 @@ def renew_loan(session: Session, loan_id: int, data: RenewLoan, policy: Policy,
 def _lock_loan_and_device(session: Session, loan_id: int) -> tuple[Loan, Device]:
     """The loan and its device, both locked, with the recipient and home location loaded
     for the answer: one query."""
+    if not 0 < loan_id < 2**31:
+        raise NotFound(f"no loan has the id {loan_id}", "id")
     row = session.execute(
         select(Loan, Device, Recipient, Location)
         .join(Device, Device.id == Loan.device_id)

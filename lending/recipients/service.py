@@ -84,6 +84,9 @@ def get_recipient(session: Session, recipient_id: int, field: str = "id",
     `lock` takes the row for the rest of the transaction (SELECT ... FOR UPDATE on
     PostgreSQL; SQLite's BEGIN IMMEDIATE has already serialised writers).
     """
+    if not 0 < recipient_id < 2**31:  # beyond any id; PostgreSQL would refuse the value
+        error = NotFound if field == "id" else Invalid
+        raise error(f"no recipient has the id {recipient_id}", field)
     query = select(Recipient).where(Recipient.id == recipient_id)
     if lock:
         query = query.with_for_update()
@@ -249,6 +252,8 @@ def lock_recipient(session: Session, recipient_id: int, field: str = "id"
                    ) -> tuple[Recipient, Location]:
     """The recipient and their home location, the recipient's row locked for the rest of
     the transaction (on PostgreSQL; SQLite's BEGIN IMMEDIATE has already serialised)."""
+    if not 0 < recipient_id < 2**31:
+        return get_recipient(session, recipient_id, field), None  # raises
     row = session.execute(
         select(Recipient, Location).join(Location, Location.id == Recipient.location_id)
         .where(Recipient.id == recipient_id).with_for_update(of=Recipient)).first()

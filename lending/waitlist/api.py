@@ -30,7 +30,7 @@ class WaitlistController(Controller):
         location: Annotated[str | None, Parameter(max_length=16)] = None,
         kind: Kind | None = None,
         status: RequestStatus | None = None,
-        recipient_id: Annotated[int | None, Parameter(ge=1)] = None,
+        recipient_id: Annotated[int | None, Parameter(ge=1, le=2**31 - 1)] = None,
         limit: Annotated[int, Parameter(ge=1, le=500)] = 50,
         offset: Annotated[int, Parameter(ge=0)] = 0,
     ) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from eligibility import Kind
 class WaitlistCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    recipient_id: int = Field(ge=1)
+    recipient_id: int = Field(ge=1, le=2**31 - 1)
     kind: Kind
     location: str | None = Field(default=None, max_length=16,
                                  description="default: the recipient's home location")

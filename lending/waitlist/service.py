@@ -165,6 +165,8 @@ def add_request(session: Session, data: WaitlistCreate, policy: Policy, zone: Zo
 
 
 def get_request(session: Session, request_id: int, lock: bool = False) -> WaitlistRequest:
+    if not 0 < request_id < 2**31:  # beyond any id; PostgreSQL would refuse the value
+        raise NotFound(f"no waitlist request has the id {request_id}", "id")
     query = select(WaitlistRequest).where(WaitlistRequest.id == request_id)
     if lock:
         query = query.with_for_update()

@@ -333,3 +333,26 @@ def test_due_date_moves_to_the_next_open_day(engine, nation, opening, today, exp
         with pytest.raises(Conflict):
             issue_loan(session, LoanCreate(asset_tag=device.asset_tag,
                                            recipient_id=recipient.id), POLICY, LONDON)
+
+
+def test_odd_ids_and_bodies_are_answered_never_500(client, staff, office):
+    huge = 2**40
+    tag = make_device(client, staff)
+    checks = [
+        ("get", f"{API}/loans/{huge}", None, 404),
+        ("post", f"{API}/loans/{huge}/return", {"condition": "A"}, 404),
+        ("post", f"{API}/loans/{huge}/renew", {}, 404),
+        ("get", f"{API}/recipients/{huge}", None, 404),
+        ("get", f"{API}/waitlist/{huge}", None, 404),
+        ("post", f"{API}/loans", {"asset_tag": tag, "recipient_id": huge}, 422),
+        ("post", f"{API}/loans", {"asset_tag": tag}, 422),
+        ("post", f"{API}/loans", [1, 2], 400),
+        ("get", f"{API}/loans?recipient_id={huge}", None, 422),
+        ("post", f"{API}/recipients", {"name": "A", "location": office, "facts": []}, 422),
+    ]
+    for method, url, body, status in checks:
+        response = getattr(client, method)(url, headers=staff,
+                                           **({"json": body} if body is not None else {}))
+        # Malformed (400) or wrong (422) input may be told either way; never a 500.
+        expected = {status} if status == 404 else {400, 422}
+        assert response.status_code in expected, (url, response.text)

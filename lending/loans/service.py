@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session
@@ -177,19 +177,29 @@ def _checked_due_on(wanted: date | None, latest: date, location: Location, today
 
 # --- issuing ------------------------------------------------------------------------------
 
+# Built once: these run on every issue and return.
+_LOCK_DEVICES = (
+    select(Device, WaitlistRequest.recipient_id, WaitlistRequest.offer_expires_at)
+    .outerjoin(WaitlistRequest, and_(
+        WaitlistRequest.offered_device_id == Device.id,
+        WaitlistRequest.status == RequestStatus.offered.value))
+    .where(Device.asset_tag.in_(bindparam("tags", expanding=True))).order_by(Device.id)
+    .with_for_update(of=Device))
+_LOCK_LOAN = (
+    select(Loan, Device, Recipient, Location)
+    .join(Device, Device.id == Loan.device_id)
+    .join(Recipient, Recipient.id == Loan.recipient_id)
+    .join(Location, Location.id == Recipient.location_id)
+    .where(Loan.id == bindparam("loan_id")).with_for_update(of=(Loan, Device)))
+
+
 def _lock_devices(session: Session, tags: list[tuple[str, str]]
                   ) -> tuple[dict[str, Device], dict[int, tuple[int, datetime]]]:
     """The devices for (field, tag) pairs, locked in a fixed order so that two issues never
     wait on each other in a circle; and, per device id, the waitlist offer holding it
     (recipient id, until when), if any."""
     by_tag = {normalise_tag(tag): field for field, tag in tags}
-    rows = session.execute(
-        select(Device, WaitlistRequest.recipient_id, WaitlistRequest.offer_expires_at)
-        .outerjoin(WaitlistRequest, and_(
-            WaitlistRequest.offered_device_id == Device.id,
-            WaitlistRequest.status == RequestStatus.offered.value))
-        .where(Device.asset_tag.in_(by_tag)).order_by(Device.id)
-        .with_for_update(of=Device)).all()
+    rows = session.execute(_LOCK_DEVICES, {"tags": list(by_tag)}).all()
     devices = {device.asset_tag: device for device, *_ in rows}
     holds = {device.id: (holder, until) for device, holder, until in rows if holder}
     for tag, field in by_tag.items():
@@ -230,7 +240,7 @@ def issue_loan(session: Session, data: LoanCreate, policy: Policy, zone: ZoneInf
     if data.sim_tag and normalise_tag(data.sim_tag) == normalise_tag(data.asset_tag):
         raise Invalid("the SIM must be a different device from the phone", "sim_tag")
     # Serialise issues to one recipient, so that two desks cannot both pass the loan limits.
-    recipient, home = lock_recipient(session, data.recipient_id, "recipient_id")
+    recipient, home, waiting = lock_recipient(session, data.recipient_id, "recipient_id")
     wanted = [("asset_tag", data.asset_tag)] + ([("sim_tag", data.sim_tag)]
                                                 if data.sim_tag else [])
     devices, holds = _lock_devices(session, wanted)
@@ -272,7 +282,8 @@ def issue_loan(session: Session, data: LoanCreate, policy: Policy, zone: ZoneInf
         approved[-1] = (device, record, ahead)
 
     # Read before anything is added, so that the reads do not flush half a loan.
-    requests = waitlist.open_requests(session, recipient.id, [d.kind for d, *_ in approved])
+    requests = waitlist.open_requests(session, recipient.id, [d.kind for d, *_ in approved]
+                                      ) if waiting else []
     loans: list[Loan] = []
     for device, record, ahead in approved:
         loan = Loan(device=device, recipient=recipient, issued_at=now,
@@ -341,12 +352,7 @@ def _lock_loan_and_device(session: Session, loan_id: int) -> tuple[Loan, Device]
     for the answer: one query."""
     if not 0 < loan_id < 2**31:
         raise NotFound(f"no loan has the id {loan_id}", "id")
-    row = session.execute(
-        select(Loan, Device, Recipient, Location)
-        .join(Device, Device.id == Loan.device_id)
-        .join(Recipient, Recipient.id == Loan.recipient_id)
-        .join(Location, Location.id == Recipient.location_id)
-        .where(Loan.id == loan_id).with_for_update(of=(Loan, Device))).first()
+    row = session.execute(_LOCK_LOAN, {"loan_id": loan_id}).first()
     if row is None:
         raise NotFound(f"no loan has the id {loan_id}", "id")
     loan, device, recipient, location = row

@@ -9,7 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import phonenumbers
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, exists, func, or_, select
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session
 
@@ -22,6 +22,7 @@ from lending.audit.service import record_read
 from lending.loans.models import EligibilityDecision, Loan, LoanStatus
 from lending.recipients.models import Recipient, RecipientStatus
 from lending.recipients.schemas import OverrideCreate, RecipientCreate, RecipientUpdate
+from lending.waitlist.models import OPEN_STATUSES, WaitlistRequest
 
 # An override made ahead of an issue stands this long, and for one loan.
 OVERRIDE_VALID_FOR = timedelta(days=7)
@@ -191,6 +192,22 @@ def decision_row(decision: EligibilityDecision) -> dict[str, Any]:
 
 # --- eligibility --------------------------------------------------------------------------
 
+# Built once: issuing runs these on every loan, and building a statement costs more than
+# running it on SQLite.
+_loans, _devices = Loan.__table__, Device.__table__
+_LOANS_THAT_COUNT = (
+    select(_devices.c.kind, _loans.c.status, _loans.c.due_on, _loans.c.lost_at)
+    .join(_devices, _devices.c.id == _loans.c.device_id)
+    .where(_loans.c.recipient_id == bindparam("recipient_id"),
+           _loans.c.status.in_((LoanStatus.active.value, LoanStatus.lost.value))))
+_LOCK_RECIPIENT = (
+    select(Recipient, Location, exists().where(
+        WaitlistRequest.recipient_id == Recipient.id,
+        WaitlistRequest.status.in_(OPEN_STATUSES)))
+    .join(Location, Location.id == Recipient.location_id)
+    .where(Recipient.id == bindparam("recipient_id")).with_for_update(of=Recipient))
+
+
 def circumstances_of(session: Session, recipient: Recipient, today: date, zone: ZoneInfo,
                      also_active: tuple[str, ...] = ()) -> Circumstances:
     """What the policy decides on, from the recipient's record and loans.
@@ -200,11 +217,7 @@ def circumstances_of(session: Session, recipient: Recipient, today: date, zone: 
     by_kind: dict[str, int] = {}
     overdue = 0
     last_lost_at = None
-    rows = session.execute(
-        select(Device.kind, Loan.status, Loan.due_on, Loan.lost_at)
-        .join(Device, Device.id == Loan.device_id)
-        .where(Loan.recipient_id == recipient.id,
-               Loan.status.in_((LoanStatus.active.value, LoanStatus.lost.value)))).all()
+    rows = session.connection().execute(_LOANS_THAT_COUNT, {"recipient_id": recipient.id})
     for kind, status, due_on, lost_at in rows:
         if status == LoanStatus.active:
             by_kind[kind] = by_kind.get(kind, 0) + 1
@@ -249,20 +262,19 @@ def _concerns(decision: Decision) -> set[str]:
 
 
 def lock_recipient(session: Session, recipient_id: int, field: str = "id"
-                   ) -> tuple[Recipient, Location]:
-    """The recipient and their home location, the recipient's row locked for the rest of
-    the transaction (on PostgreSQL; SQLite's BEGIN IMMEDIATE has already serialised)."""
+                   ) -> tuple[Recipient, Location, bool]:
+    """The recipient, their home location, and whether they have a waitlist request open;
+    the recipient's row locked for the rest of the transaction (on PostgreSQL; SQLite's
+    BEGIN IMMEDIATE has already serialised writers)."""
     if not 0 < recipient_id < 2**31:
-        return get_recipient(session, recipient_id, field), None  # raises
-    row = session.execute(
-        select(Recipient, Location).join(Location, Location.id == Recipient.location_id)
-        .where(Recipient.id == recipient_id).with_for_update(of=Recipient)).first()
+        get_recipient(session, recipient_id, field)  # raises, naming the id
+    row = session.execute(_LOCK_RECIPIENT, {"recipient_id": recipient_id}).first()
     if row is None:
         error = NotFound if field == "id" else Invalid
         raise error(f"no recipient has the id {recipient_id}", field)
-    recipient, home = row
+    recipient, home, waiting = row
     set_committed_value(recipient, "home", home)
-    return recipient, home
+    return recipient, home, waiting
 
 
 def store_decision(session: Session, recipient: Recipient, kind: str, decision: Decision,

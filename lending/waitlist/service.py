@@ -13,7 +13,7 @@ from itertools import chain
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import event, func, inspect, select
+from sqlalchemy import bindparam, event, func, inspect, select
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session
 
@@ -67,15 +67,19 @@ def free_devices(session: Session, location_id: int, kind: str) -> list[Device]:
         Device.id.not_in(_held_devices())).order_by(Device.id)))
 
 
+_ANYONE_WAITING = select(WaitlistRequest.id).where(
+    WaitlistRequest.location_id == bindparam("location_id"),
+    WaitlistRequest.kind == bindparam("kind"),
+    WaitlistRequest.status == RequestStatus.waiting.value).limit(1)
+
+
 def offer_devices(session: Session, location_id: int, kind: str,
                   now: datetime | None = None) -> list[WaitlistRequest]:
     """Offers each free device of the kind at the office to the head of its queue, within
     the caller's transaction."""
     now = _now(now)
-    queue = (WaitlistRequest.location_id == location_id, WaitlistRequest.kind == kind,
-             WaitlistRequest.status == RequestStatus.waiting.value)
     # Most devices come back to an empty queue: one cheap look first.
-    if session.scalar(select(WaitlistRequest.id).where(*queue).limit(1)) is None:
+    if session.scalar(_ANYONE_WAITING, {"location_id": location_id, "kind": kind}) is None:
         return []
     free = free_devices(session, location_id, kind)
     if not free:

@@ -42,6 +42,7 @@ from lending.scheduler import background_scheduler
 from lending.settings import Settings, get_settings
 from lending.waitlist.api import WaitlistController
 from lending.web import csrf_config, route_handlers, template_config
+from lending.web.api import html_error
 
 # Public routes: everything else needs a token or a signed-in browser.
 PUBLIC_PATHS = ["^/health$", "^/schema", "^/login", "^/static/", "^/favicon"]
@@ -91,6 +92,13 @@ async def run_scheduler(app: Litestar) -> AsyncIterator[None]:
         scheduler.shutdown(wait=False)
 
 
+def handle_http(request: Request, exc: HTTPException) -> Response:
+    """A person in a browser gets a page; a client gets problem+json."""
+    if errors.wants_html(request):
+        return html_error(request, exc)
+    return errors.handle_http(request, exc)
+
+
 def _operation_id(handler, method, _components) -> str:
     """Stable ids, from the handler's own name, for generated clients."""
     name = handler.handler_name
@@ -123,7 +131,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         middleware=[DefineMiddleware(TokenAuthentication, exclude=PUBLIC_PATHS,
                                      exclude_from_auth_key="exclude_from_auth")],
         exception_handlers={
-            HTTPException: errors.handle_http,
+            HTTPException: handle_http,
             InventoryError: errors.handle_service,
             EligibilityError: errors.handle_eligibility,
             IntegrityError: errors.handle_integrity,
@@ -134,5 +142,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             operation_id_creator=_operation_id, render_plugins=[SwaggerRenderPlugin()]),
         request_max_body_size=settings.max_body_bytes,
         response_cache_config=ResponseCacheConfig(),
+        # Logging is configured once per process by the command that runs the app (a
+        # logging config here would start a listener thread for every app made).
+        logging_config=None,
         debug=False,
     )

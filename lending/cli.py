@@ -23,6 +23,12 @@ class UserError(click.ClickException):
         err.print(f"[red]error:[/red] {self.message}", highlight=False, soft_wrap=True)
 
 
+def _log_to_stderr() -> None:
+    import logging
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: "
+                        "%(message)s")
+
+
 def _engine():
     from lending.db import make_engine
     return make_engine(get_settings().database_url)
@@ -78,6 +84,7 @@ def serve(host: str, port: int) -> None:
     from lending.app import create_app
     from lending.migrate import upgrade_database
 
+    _log_to_stderr()
     settings = get_settings()
     upgrade_database(settings.database_url)
     try:
@@ -243,6 +250,7 @@ def scheduler() -> None:
     """Run only the scheduler (for deployments with several web instances)."""
     from lending.scheduler import blocking_scheduler, pass_on_expired_offers
 
+    _log_to_stderr()
     settings = get_settings()
     engine = _engine()
     pass_on_expired_offers(engine)  # catch up at once, then keep time

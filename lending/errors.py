@@ -35,7 +35,7 @@ def problem(status: int, detail: str, errors: list[dict[str, Any]] | None = None
     return Response(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
-def _wants_html(request: Request) -> bool:
+def wants_html(request: Request) -> bool:
     return not request.url.path.startswith(("/api/", "/health", "/schema")) and (
         "text/html" in request.headers.get("accept", "")
         or request.method == "GET" and "application/json" not in request.headers.get(
@@ -52,7 +52,7 @@ def _validation_errors(exc: ValidationException) -> list[dict[str, Any]]:
 
 
 def handle_http(request: Request, exc: HTTPException) -> Response:
-    if isinstance(exc, NotAuthorizedException) and _wants_html(request):
+    if isinstance(exc, NotAuthorizedException) and wants_html(request):
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return Redirect(f"/login?next={quote(target)}")
     status = exc.status_code

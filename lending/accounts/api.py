@@ -26,12 +26,22 @@ from lending.db import session_for
 SESSION_COOKIE = "lending_session"
 
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 def _secret_of(connection: ASGIConnection) -> str | None:
     header = connection.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
         return value.strip()
-    return connection.cookies.get(SESSION_COOKIE)
+    cookie = connection.cookies.get(SESSION_COOKIE)
+    if cookie and connection.url.path.startswith("/api/") and (
+            connection.scope.get("method") not in SAFE_METHODS):
+        # The API is outside the forms' CSRF check, so a browser session may only read it:
+        # a forged cross-site request can then change nothing.
+        raise PermissionDeniedException("changes through the API need a bearer token; a "
+                                        "browser session may only read it")
+    return cookie
 
 
 def _touch(engine, token_id: int) -> None:

@@ -33,12 +33,15 @@ from inventory import service as inventory
 from inventory.models import TRANSITIONS, Device, DeviceKind, DeviceStatus, WipeMethod
 from inventory.schemas import DeviceCreate, DeviceFilter, StatusChange, WipeCreate
 from inventory.service import ImportRejected, InventoryError, NotFound
+from labels import TEMPLATES
 from lending import errors as api_errors
 from lending.accounts import service as accounts
 from lending.accounts.api import SESSION_COOKIE, role_guard
 from lending.accounts.models import Role, TokenKind
 from lending.loans import service as loans
 from lending.loans.schemas import FoundDevice, LoanCreate, LoseLoan, RenewLoan, ReturnLoan
+from lending.printing import service as printing
+from lending.printing.schemas import LabelRequest
 from lending.recipients import service as recipients
 from lending.recipients.models import RecipientStatus
 from lending.recipients.schemas import OverrideCreate, RecipientCreate
@@ -73,6 +76,9 @@ STATUS_LABELS = {
     "eligible": "Eligible", "ineligible": "Not eligible", "needs_review": "Needs review",
     "closed": "Closed",
 }
+# Label stock as people know it; the first is the default on a device page.
+LABEL_TEMPLATES = [(name, template.description)
+                   for name, template in TEMPLATES.items()]
 KIND_LABELS = {"laptop": "Laptop", "phone": "Phone", "tablet": "Tablet", "sim": "Data SIM",
                "hotspot": "Hotspot"}
 CONDITIONS = {"A": "A: as new", "B": "B: light wear", "C": "C: worn but working",
@@ -698,6 +704,39 @@ class LoanPages(Controller):
                       errors=problems, values=values)
 
 
+class LabelPages(Controller):
+    @get("/labels", sync_to_thread=True)
+    def labels(self, request: Request, db_session: Session) -> Response:
+        return self._labels_page(request, db_session, values={"start": 1})
+
+    def _labels_page(self, request: Request, db_session: Session, status_code: int = 200,
+                     **context: Any) -> Response:
+        return render(request, "labels.html", status_code=status_code,
+                      templates=LABEL_TEMPLATES,
+                      unlabelled_count=len(inventory.unlabelled_devices(db_session)),
+                      **context)
+
+    @post("/labels", sync_to_thread=True, status_code=200)
+    def print_labels(self, request: Request, db_session: Session, data: Form) -> Response:
+        values = form_fields(data, ("template", "start", "tags"))
+        values["unlabelled"] = data.get("unlabelled") == "yes"
+        try:
+            wanted = LabelRequest(template=values.get("template", ""),
+                                  start=values.get("start", 1),
+                                  tags=str(values.get("tags", "")).replace(",", " ").split(),
+                                  unlabelled=values["unlabelled"])
+            pdf, _ = printing.print_labels(db_session, _settings(request), wanted)
+        except ValidationError as error:
+            problems = validation_errors(error)
+        except InventoryError as error:
+            problems = service_errors(error)
+        else:
+            return Response(pdf, media_type="application/pdf", headers={
+                "Content-Disposition": f'inline; filename="labels-{wanted.template}.pdf"'})
+        return self._labels_page(request, db_session, status_code=422, errors=problems,
+                                 values=values)
+
+
 # --- errors, templates, wiring --------------------------------------------------------------
 
 
@@ -741,7 +780,8 @@ def _filters(engine: JinjaTemplateEngine) -> None:
     env.globals.update(KIND_LABELS=KIND_LABELS, STATUS_LABELS=STATUS_LABELS,
                        CONDITIONS=CONDITIONS, WIPE_METHODS=WIPE_METHODS,
                        DEVICE_STATUSES=[s.value for s in DeviceStatus],
-                       DEVICE_KINDS=[k.value for k in DeviceKind])
+                       DEVICE_KINDS=[k.value for k in DeviceKind],
+                       LABEL_TEMPLATES=LABEL_TEMPLATES)
 
 
 def template_config() -> TemplateConfig:
@@ -760,7 +800,7 @@ def csrf_config(settings: Settings) -> CSRFConfig:
 
 def route_handlers() -> list[Any]:
     pages = Router(path="/", route_handlers=[SessionPages, DeskPages, DevicePages,
-                                             RecipientPages, LoanPages],
+                                             RecipientPages, LoanPages, LabelPages],
                    guards=[role_guard], include_in_schema=False,
                    exception_handlers={HTTPException: html_error, InventoryError: html_error,
                                        Exception: html_error})

@@ -11,6 +11,8 @@ from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
+from inventory.schemas import split_field
+
 FLASH_COOKIE = "lending_flash"
 
 
@@ -24,21 +26,12 @@ def safe_next(target: str | None, default: str = "/") -> str:
     return target
 
 
-def _field_and_message(message: str) -> tuple[str | None, str]:
-    """Pydantic's 'Value error, imei: ...' (a model validator naming its field) split."""
-    message = re.sub(r"^(Value|Assertion) error, ", "", message)
-    head, sep, rest = message.partition(": ")
-    if sep and re.fullmatch(r"[a-z_][a-z0-9_.]*", head):
-        return head, rest
-    return None, message
-
-
 def validation_errors(error: ValidationError) -> dict[str, str]:
     """Field name -> the first message about it, in words a person can act on."""
     found: dict[str, str] = {}
     for detail in error.errors():
         field = ".".join(str(part) for part in detail["loc"])
-        named, message = _field_and_message(detail["msg"])
+        named, message = split_field(detail["msg"])
         field = field or named or "form"
         if detail["type"] == "missing":
             message = "this is required"

@@ -27,6 +27,7 @@ from inventory.service import InventoryError
 from lending import errors
 from lending.accounts.api import (
     MeController,
+    RecentTokens,
     TokenAuthentication,
     UserController,
     role_guard,
@@ -123,7 +124,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         route_handlers=[health, api, *route_handlers()],
         template_config=template_config(),
         csrf_config=csrf_config(settings),
-        state=State({"engine": engine, "settings": settings, "policy": policy}),
+        state=State({"engine": engine, "settings": settings, "policy": policy,
+                     "recent_tokens": RecentTokens(settings.auth_cache_seconds)}),
         dependencies={
             "db_session": Provide(provide_db_session),
             "device_extras": Provide(provide_device_extras, sync_to_thread=False),

@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     scheduler: Literal["on", "off"] = "on"
     policy_file: str = ""
     max_body_bytes: int = 5 * 1024 * 1024
+    # How long an instance trusts a token it has just looked up; a revocation made through
+    # another instance takes effect within this many seconds (0: look up every request).
+    auth_cache_seconds: float = 5.0
     max_labels_per_request: int = 2000
     # Per-template printer calibration, e.g. LENDING_LABEL_OFFSETS='{"avery-l7160": [0.5, -1]}'
     label_offsets: dict[str, tuple[float, float]] = {}

@@ -1,6 +1,8 @@
 """The HTTP side of accounts: who is calling (bearer token or session cookie), what their
 role lets them do, and the admin routes for users and tokens."""
 
+import time
+from datetime import UTC, datetime
 from typing import Any
 
 import anyio
@@ -12,7 +14,7 @@ from litestar.middleware import AbstractAuthenticationMiddleware, Authentication
 from sqlmodel import Session
 
 from lending.accounts import service
-from lending.accounts.models import Role, User
+from lending.accounts.models import Role, Token, User
 from lending.accounts.schemas import (
     TokenCreate,
     TokenCreated,
@@ -24,6 +26,37 @@ from lending.accounts.schemas import (
 from lending.db import session_for
 
 SESSION_COOKIE = "lending_session"
+
+
+class RecentTokens:
+    """Tokens resolved in the last few seconds, so that a busy desk's requests do not each
+    look theirs up. A revocation or deactivation made through this instance clears it at
+    once; one made elsewhere (another instance, the command line) takes effect within
+    `seconds`. Zero turns it off."""
+
+    def __init__(self, seconds: float, size: int = 4096) -> None:
+        self.seconds = seconds
+        self.size = size
+        self._entries: dict[str, tuple[float, User, Token]] = {}
+
+    def get(self, secret: str) -> tuple[User, Token] | None:
+        entry = self._entries.get(secret)
+        if entry is None or entry[0] < time.monotonic():
+            return None
+        _, user, token = entry
+        if token.expires_at and token.expires_at <= datetime.now(UTC):
+            return None
+        return user, token
+
+    def put(self, secret: str, user: User, token: Token) -> None:
+        if self.seconds <= 0:
+            return
+        if len(self._entries) >= self.size:
+            self._entries.clear()  # simpler than LRU, and a refill costs one query a token
+        self._entries[secret] = (time.monotonic() + self.seconds, user, token)
+
+    def forget_all(self) -> None:
+        self._entries.clear()
 
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -44,6 +77,14 @@ def _secret_of(connection: ASGIConnection) -> str | None:
     return cookie
 
 
+def _resolve(engine, secret: str) -> tuple[User, Token] | None:
+    # A read-only session takes no lock, so authenticating never waits on a writer. It runs
+    # in a worker thread: blocking the event loop on the connection pool could deadlock
+    # with requests whose sessions the loop has yet to close.
+    with session_for(engine, read_only=True) as session:
+        return service.resolve_token(session, secret)
+
+
 def _touch(engine, token_id: int) -> None:
     with session_for(engine) as session:
         service.touch_token(session, token_id)
@@ -54,22 +95,19 @@ class TokenAuthentication(AbstractAuthenticationMiddleware):
         secret = _secret_of(connection)
         if not secret:
             raise NotAuthorizedException("sign in, or send Authorization: Bearer TOKEN")
-        engine = connection.app.state.engine
-
-        def lookup():
-            # A read-only session takes no lock, so authenticating never waits on a writer.
-            # It runs in a worker thread: blocking the event loop on the connection pool
-            # could deadlock with requests whose sessions the loop has yet to close.
-            with session_for(engine, read_only=True) as session:
-                return service.resolve_token(session, secret)
-
-        found = await anyio.to_thread.run_sync(lookup)
+        recent: RecentTokens = connection.app.state.recent_tokens
+        found = recent.get(secret)
         if found is None:
-            raise NotAuthorizedException("that token or session is not valid (revoked, "
-                                         "expired, or the account is inactive)")
+            found = await anyio.to_thread.run_sync(_resolve, connection.app.state.engine,
+                                                   secret)
+            if found is None:
+                raise NotAuthorizedException("that token or session is not valid (revoked, "
+                                             "expired, or the account is inactive)")
+            recent.put(secret, *found)
         user, token = found
         if service.needs_touch(token):
-            await anyio.to_thread.run_sync(_touch, engine, token.id)
+            token.last_used_at = datetime.now(UTC)  # so that the cached copy is not stale
+            await anyio.to_thread.run_sync(_touch, connection.app.state.engine, token.id)
         return AuthenticationResult(user=user, auth=secret)
 
 
@@ -101,8 +139,10 @@ class UserController(Controller):
         return UserRead(**service.user_row(db_session, user))
 
     @patch("/{user_id:int}", sync_to_thread=True)
-    def update_user(self, db_session: Session, user_id: int, data: UserUpdate) -> UserRead:
+    def update_user(self, db_session: Session, request: Request, user_id: int,
+                    data: UserUpdate) -> UserRead:
         user = service.update_user(db_session, user_id, data)
+        request.app.state.recent_tokens.forget_all()  # a role or active flag may have changed
         return UserRead(**service.user_row(db_session, user))
 
     @get("/{user_id:int}/tokens", sync_to_thread=True)
@@ -120,8 +160,10 @@ class UserController(Controller):
             token, from_attributes=True).model_dump())
 
     @post("/tokens/{token_id:int}/revoke", sync_to_thread=True, status_code=200)
-    def revoke_token(self, db_session: Session, token_id: int) -> TokenRead:
-        return TokenRead.model_validate(service.revoke_token(db_session, token_id),
+    def revoke_token(self, db_session: Session, request: Request, token_id: int) -> TokenRead:
+        revoked = service.revoke_token(db_session, token_id)
+        request.app.state.recent_tokens.forget_all()
+        return TokenRead.model_validate(revoked,
                                         from_attributes=True)
 
 

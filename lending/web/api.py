@@ -226,6 +226,7 @@ class SessionPages(Controller):
         secret = request.cookies.get(SESSION_COOKIE)
         if secret:
             accounts.end_session(db_session, secret)
+            request.app.state.recent_tokens.forget_all()
         response = _go(request, "/login", "You have signed out.")
         response.delete_cookie(SESSION_COOKIE, path="/")
         return response

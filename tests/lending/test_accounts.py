@@ -69,3 +69,14 @@ def test_secrets_are_kept_only_as_hashes(engine):
     assert user.password_hash.startswith("$argon2id$")
     assert "a long password!" not in user.password_hash
     assert secret not in hashes and len(hashes[0]) == 64
+
+
+def test_a_revoked_token_is_refused_at_once_even_when_just_used(client, admin, engine):
+    bearer = add_user(engine, "quick@example.org", "staff")
+    assert client.get("/api/v1/me", headers=bearer).status_code == 200  # now remembered
+    with engine.connect() as connection:
+        token_id = connection.scalar(select(Token.id).join(User).where(
+            User.email == "quick@example.org"))
+    assert client.post(f"/api/v1/users/tokens/{token_id}/revoke",
+                       headers=admin).status_code == 200
+    assert client.get("/api/v1/me", headers=bearer).status_code == 401

@@ -111,7 +111,8 @@ class Wipe(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     device_id: int = Field(foreign_key="devices.id", index=True)
     method: str = Field(max_length=16)
-    account_lock_removed: bool = False
+    # None when the person recording the wipe did not say (API.md's minimal `{method}`).
+    account_lock_removed: bool | None = None
     performed_by: str = Field(max_length=254)
     performed_at: datetime = Field(sa_type=DateTime(timezone=True))
     notes: str = Field(default="", max_length=2000)

@@ -216,9 +216,9 @@ class WipeCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     method: WipeMethod
-    account_lock_removed: bool = Field(
-        default=False, description="the Google or Apple account lock was removed"
-    )
+    account_lock_removed: bool | None = Field(
+        default=None, description="the Google or Apple account lock was removed; a phone or "
+        "tablet said to still have its lock is not taken back into stock")
     notes: str = Field(default="", max_length=2000)
 
 
@@ -247,7 +247,7 @@ class DeviceRead(BaseModel):
 
 class WipeRead(BaseModel):
     method: str
-    account_lock_removed: bool
+    account_lock_removed: bool | None
     performed_by: str
     performed_at: datetime
     notes: str

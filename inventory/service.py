@@ -362,7 +362,7 @@ def record_wipe(session: Session, asset_tag: str, wipe: WipeCreate, performed_by
         raise Conflict(
             f"device {device.asset_tag} is {device.status}, not awaiting_wipe: "
             "only a returned or found device is wiped", "status")
-    if device.kind in ("phone", "tablet") and not wipe.account_lock_removed:
+    if device.kind in ("phone", "tablet") and wipe.account_lock_removed is False:
         raise Invalid("a phone or tablet goes back into stock only once its Google or "
                       "Apple account lock is removed", "account_lock_removed")
     move_device(device, DeviceStatus.available)

@@ -170,8 +170,8 @@ def test_only_a_device_awaiting_a_wipe_can_be_wiped_back_into_stock(client, staf
     for status in ("lost", "awaiting_wipe"):  # lost, then found and handed in
         assert client.post(f"/api/v1/devices/{tag}/status", json={"status": status},
                            headers=staff).status_code == 200
-    locked = client.post(f"/api/v1/devices/{tag}/wipe", json={"method": "factory_reset"},
-                         headers=staff)
+    locked = client.post(f"/api/v1/devices/{tag}/wipe", json={
+        "method": "factory_reset", "account_lock_removed": False}, headers=staff)
     assert locked.status_code == 422
     assert locked.json()["errors"][0]["field"] == "account_lock_removed"
     wiped = client.post(f"/api/v1/devices/{tag}/wipe", json={
@@ -221,3 +221,14 @@ def test_every_change_is_audited_with_before_and_after(client, staff, office, en
             AuditEntry.action == "update", AuditEntry.entity == "device")).one()
     assert update.actor == "staff@example.org"
     assert update.changes == {"serial_number": ["S-1", "S-2"]}
+
+
+def test_a_wipe_needs_only_its_method_as_the_contract_says(client, staff, office):
+    tag = new_device(client, staff, kind="phone", imei=IMEI).json()["asset_tag"]
+    for status in ("lost", "awaiting_wipe"):
+        client.post(f"/api/v1/devices/{tag}/status", json={"status": status}, headers=staff)
+    wiped = client.post(f"/api/v1/devices/{tag}/wipe", json={"method": "factory_reset"},
+                        headers=staff)
+    assert wiped.status_code == 200 and wiped.json()["status"] == "available"
+    detail = client.get(f"/api/v1/devices/{tag}", headers=staff).json()
+    assert detail["wipes"][0]["account_lock_removed"] is None  # recorded as not stated

@@ -64,9 +64,15 @@ def _loan_query():
             .join(Location, Location.id == Recipient.location_id))
 
 
+def _shown_status(status: str, due_on: date, today: date) -> str:
+    """Overdue is derived, never stored: an active loan past its due date."""
+    return "overdue" if status == LoanStatus.active and due_on < today else status
+
+
 def _loan_dict(row: Any, today: date) -> dict[str, Any]:
     data = dict(row._mapping)
-    data["overdue"] = data["status"] == LoanStatus.active and data["due_on"] < today
+    data["status"] = _shown_status(data["status"], data["due_on"], today)
+    data["overdue"] = data["status"] == "overdue"
     return data
 
 
@@ -84,9 +90,9 @@ def loan_view(session: Session, loan: Loan, today: date) -> dict[str, Any]:
               if column.key in Loan.model_fields}
     values.update(asset_tag=device.asset_tag, kind=device.kind, make=device.make,
                   model=device.model, recipient_name=recipient.name, location=location.code)
-    values["overdue"] = loan.status == LoanStatus.active and loan.due_on < today
+    values["status"] = _shown_status(loan.status, loan.due_on, today)
     return {column.key: values[column.key] for column in _LOAN_COLUMNS} | {
-        "overdue": values["overdue"]}
+        "overdue": values["status"] == "overdue"}
 
 
 def get_loan(session: Session, loan_id: int, lock: bool = False) -> Loan:
@@ -104,10 +110,13 @@ def get_loan(session: Session, loan_id: int, lock: bool = False) -> Loan:
 def list_loans(session: Session, today: date, status: str | None = None,
                recipient_id: int | None = None, asset_tag: str | None = None,
                limit: int = 50, offset: int = 0) -> dict[str, Any]:
-    """`status` is active, overdue (active and due before today), returned or lost."""
+    """`status` is active (and not yet due), overdue (active and due before today),
+    returned or lost: four states that do not overlap, as each loan shows its own."""
     conditions = []
     if status == "overdue":
         conditions += [Loan.status == LoanStatus.active.value, Loan.due_on < today]
+    elif status == "active":
+        conditions += [Loan.status == LoanStatus.active.value, Loan.due_on >= today]
     elif status:
         conditions.append(Loan.status == LoanStatus(status).value)
     if recipient_id is not None:

@@ -615,7 +615,7 @@ class RecipientPages(Controller):
 
 # --- loans ----------------------------------------------------------------------------------
 
-LOAN_TABS = (("active", "Active"), ("overdue", "Overdue"), ("returned", "Returned"),
+LOAN_TABS = (("active", "On time"), ("overdue", "Overdue"), ("returned", "Returned"),
              ("lost", "Lost"), ("", "All"))
 
 

@@ -1,6 +1,7 @@
 """Configuration, read from the environment or a `.env` file (API.md lists the variables)."""
 
 import secrets
+from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -52,6 +53,10 @@ class Settings(BaseSettings):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    def today(self) -> date:
+        """Today where the service is (a loan is due on a local date, not a UTC one)."""
+        return datetime.now(self.zone).date()
 
 
 def _kept_secret() -> str:

@@ -1,6 +1,5 @@
 """HTTP routes for loans. Thin: the rules live in `lending.loans.service`."""
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from litestar import Controller, Request, Response, get, post
@@ -14,10 +13,6 @@ from lending.loans.agreement import agreement_pdf
 from lending.loans.schemas import FoundDevice, LoanCreate, LoseLoan, RenewLoan, ReturnLoan
 
 
-def _today(state: State):
-    return datetime.now(state.settings.zone).date()
-
-
 class LoanController(Controller):
     path = "/loans"
     tags = ["loans"]
@@ -27,7 +22,7 @@ class LoanController(Controller):
                    data: LoanCreate) -> dict[str, Any]:
         loans = service.issue_loan(db_session, data, state.policy, state.settings.zone,
                                    actor=request.user)
-        today = _today(state)
+        today = state.settings.today()
         body = service.loan_view(db_session, loans[0], today)
         if len(loans) > 1:
             body["sim_loan"] = service.loan_view(db_session, loans[1], today)
@@ -44,45 +39,45 @@ class LoanController(Controller):
         limit: Annotated[int, Parameter(ge=1, le=500)] = 50,
         offset: Annotated[int, Parameter(ge=0)] = 0,
     ) -> dict[str, Any]:
-        return service.list_loans(db_session, _today(state), status=status,
+        return service.list_loans(db_session, state.settings.today(), status=status,
                                   recipient_id=recipient_id, asset_tag=asset_tag,
                                   limit=limit, offset=offset)
 
     @get("/{loan_id:int}", sync_to_thread=True)
     def get_loan(self, db_session: Session, state: State, loan_id: int) -> dict[str, Any]:
         service.get_loan(db_session, loan_id)
-        return service.loan_row(db_session, loan_id, _today(state))
+        return service.loan_row(db_session, loan_id, state.settings.today())
 
     @post("/{loan_id:int}/renew", sync_to_thread=True, status_code=200)
     def renew_loan(self, db_session: Session, state: State, loan_id: int,
                    data: RenewLoan | None = None) -> dict[str, Any]:
         loan = service.renew_loan(db_session, loan_id, data or RenewLoan(), state.policy,
                                   state.settings.zone)
-        return service.loan_view(db_session, loan, _today(state))
+        return service.loan_view(db_session, loan, state.settings.today())
 
     @post("/{loan_id:int}/return", sync_to_thread=True, status_code=200)
     def return_loan(self, db_session: Session, state: State, loan_id: int, data: ReturnLoan
                     ) -> dict[str, Any]:
         loan = service.return_loan(db_session, loan_id, data)
-        return service.loan_view(db_session, loan, _today(state))
+        return service.loan_view(db_session, loan, state.settings.today())
 
     @post("/{loan_id:int}/lost", sync_to_thread=True, status_code=200)
     def record_loan_lost(self, db_session: Session, state: State, loan_id: int,
                          data: LoseLoan | None = None) -> dict[str, Any]:
         loan = service.record_loss(db_session, loan_id, data or LoseLoan())
-        return service.loan_view(db_session, loan, _today(state))
+        return service.loan_view(db_session, loan, state.settings.today())
 
     @post("/{loan_id:int}/found", sync_to_thread=True, status_code=200)
     def record_loan_found(self, db_session: Session, state: State, loan_id: int,
                           data: FoundDevice | None = None) -> dict[str, Any]:
         loan = service.record_found(db_session, loan_id, data or FoundDevice())
-        return service.loan_view(db_session, loan, _today(state))
+        return service.loan_view(db_session, loan, state.settings.today())
 
     @get("/{loan_id:int}/agreement.pdf", sync_to_thread=True, media_type="application/pdf")
     def get_loan_agreement(self, db_session: Session, state: State, loan_id: int
                            ) -> Response[bytes]:
         loan = service.get_loan(db_session, loan_id)
-        row = service.loan_row(db_session, loan_id, _today(state))
+        row = service.loan_row(db_session, loan_id, state.settings.today())
         serial = db_session.get(Device, loan.device_id).serial_number
         pdf = agreement_pdf(row, state.settings.organisation, serial,
                             loan.issued_at.astimezone(state.settings.zone).date())

@@ -1,6 +1,5 @@
 """HTTP routes for recipients and their eligibility. Thin: the rules live in the service."""
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from litestar import Controller, Request, get, patch, post
@@ -17,10 +16,6 @@ from lending.recipients.schemas import (
     RecipientRead,
     RecipientUpdate,
 )
-
-
-def today(state: State):
-    return datetime.now(state.settings.zone).date()
 
 
 class RecipientController(Controller):
@@ -49,7 +44,7 @@ class RecipientController(Controller):
     @get("/{recipient_id:int}", sync_to_thread=True)
     def get_recipient(self, db_session: Session, state: State, recipient_id: int
                       ) -> dict[str, Any]:
-        return service.recipient_detail(db_session, recipient_id, today(state))
+        return service.recipient_detail(db_session, recipient_id, state.settings.today())
 
     @patch("/{recipient_id:int}", sync_to_thread=True)
     def update_recipient(self, db_session: Session, state: State, recipient_id: int,
@@ -61,12 +56,13 @@ class RecipientController(Controller):
     def get_recipient_eligibility(self, db_session: Session, state: State, recipient_id: int,
                                   kind: Kind) -> dict[str, Any]:
         return service.check_eligibility(db_session, recipient_id, kind, state.policy,
-                                         today(state), state.settings.zone)
+                                         state.settings.today(), state.settings.zone)
 
     @post("/{recipient_id:int}/overrides", sync_to_thread=True, opt={"role": "manager"})
     def override_recipient_eligibility(self, db_session: Session, state: State,
                                        request: Request, recipient_id: int,
                                        data: OverrideCreate) -> dict[str, Any]:
         record = service.override_eligibility(db_session, recipient_id, data, request.user,
-                                              state.policy, today(state), state.settings.zone)
+                                              state.policy, state.settings.today(),
+                                              state.settings.zone)
         return service.decision_row(record)

@@ -8,7 +8,7 @@ held for the offer's recipient for the request's `hold_days`; `expire_offers` th
 it to the next. Issuing any device of the kind to that recipient fulfils the request.
 """
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from itertools import chain
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -323,7 +323,3 @@ def requests_of(session: Session, recipient_id: int) -> list[dict[str, Any]]:
     rows = session.execute(_rows(session, [WaitlistRequest.recipient_id == recipient_id])
                            .order_by(WaitlistRequest.id.desc()).limit(100)).all()
     return [_row(*row) for row in rows]
-
-
-def today_in(zone: ZoneInfo, now: datetime | None = None) -> date:
-    return _now(now).astimezone(zone).date()

@@ -104,10 +104,6 @@ def _settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def _today(request: Request):
-    return datetime.now(_settings(request).zone).date()
-
-
 def _user(request: Request):
     return request.scope.get("user")
 
@@ -243,7 +239,8 @@ class DeskPages(Controller):
             total = inventory.list_devices(db_session, DeviceFilter(status=status, limit=1))
             counts.append({"status": status.value, "label": STATUS_LABELS[status.value],
                            "total": total["total"]})
-        overdue = loans.list_loans(db_session, _today(request), status="overdue", limit=10)
+        overdue = loans.list_loans(db_session, _settings(request).today(), status="overdue",
+                                   limit=10)
         return render(request, "home.html", counts=counts, overdue=overdue)
 
     @get("/scan", sync_to_thread=True)
@@ -437,7 +434,7 @@ class DevicePages(Controller):
                       ) -> dict[str, Any] | None:
         if device.status != DeviceStatus.lost:
             return None
-        lost = loans.list_loans(db_session, _today(request), status="lost",
+        lost = loans.list_loans(db_session, _settings(request).today(), status="lost",
                                 asset_tag=device.asset_tag, limit=1)["items"]
         return lost[0] if lost and lost[0]["found_at"] is None else None
 
@@ -450,7 +447,7 @@ class DevicePages(Controller):
         recipient = recipients.get_recipient(db_session, recipient_id)
         if decision is None:
             decision = recipients.check_eligibility(
-                db_session, recipient.id, device.kind, state.policy, _today(request),
+                db_session, recipient.id, device.kind, state.policy, _settings(request).today(),
                 _settings(request).zone)
         return render(request, "issue.html", status_code=status_code,
                       device=inventory.device_row(db_session, device),
@@ -497,7 +494,7 @@ class DevicePages(Controller):
         except InventoryError as error:
             problems = service_errors(error)
         else:
-            row = loans.loan_row(db_session, made[0].id, _today(request))
+            row = loans.loan_row(db_session, made[0].id, _settings(request).today())
             also = f" with SIM {values['sim_tag'].upper()}" if len(made) > 1 else ""
             return _go(request, f"/loans/{row['id']}",
                        f"{row['asset_tag']}{also} lent to {row['recipient_name']}, due back "
@@ -565,7 +562,7 @@ class RecipientPages(Controller):
 
     def _recipient_page(self, request: Request, db_session: Session, recipient_id: int,
                         status_code: int = 200, **context: Any) -> Response:
-        detail = recipients.recipient_detail(db_session, recipient_id, _today(request))
+        detail = recipients.recipient_detail(db_session, recipient_id, _settings(request).today())
         return render(request, "recipient.html", status_code=status_code, person=detail,
                       questions=request.app.state.policy.questions, kinds=KINDS, **context)
 
@@ -597,7 +594,7 @@ class RecipientPages(Controller):
         try:
             record = recipients.override_eligibility(
                 db_session, recipient_id, OverrideCreate.model_validate(values), request.user,
-                state.policy, _today(request), _settings(request).zone)
+                state.policy, _settings(request).today(), _settings(request).zone)
         except ValidationError as error:
             problems = validation_errors(error)
         except InventoryError as error:
@@ -625,7 +622,7 @@ class LoanPages(Controller):
               page: str = "1") -> Response:
         number = _page_number(page)
         wanted = status if status in dict(LOAN_TABS) else ""
-        result = loans.list_loans(db_session, _today(request), status=wanted or None,
+        result = loans.list_loans(db_session, _settings(request).today(), status=wanted or None,
                                   limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE)
         return render(request, "loans.html", items=result["items"], tabs=LOAN_TABS,
                       status=wanted, pages=pagination("/loans", {"status": wanted or "all"},
@@ -634,7 +631,7 @@ class LoanPages(Controller):
     def _loan_page(self, request: Request, db_session: Session, loan_id: int,
                    status_code: int = 200, **context: Any) -> Response:
         loans.get_loan(db_session, loan_id)
-        row = loans.loan_row(db_session, loan_id, _today(request))
+        row = loans.loan_row(db_session, loan_id, _settings(request).today())
         return render(request, "loan.html", status_code=status_code, loan=row, **context)
 
     @get("/loans/{loan_id:int}", sync_to_thread=True)
@@ -653,7 +650,7 @@ class LoanPages(Controller):
         except InventoryError as error:
             problems = service_errors(error)
         else:
-            row = loans.loan_row(db_session, loan.id, _today(request))
+            row = loans.loan_row(db_session, loan.id, _settings(request).today())
             after = ("it goes for repair" if loan.returned_condition == "D"
                      else "record its wipe before it is lent again")
             return _go(request, f"/d/{row['asset_tag']}",
@@ -682,7 +679,7 @@ class LoanPages(Controller):
     @get("/loans/{loan_id:int}/lost", sync_to_thread=True)
     def confirm_lost(self, request: Request, db_session: Session, loan_id: int) -> Response:
         loans.get_loan(db_session, loan_id)
-        row = loans.loan_row(db_session, loan_id, _today(request))
+        row = loans.loan_row(db_session, loan_id, _settings(request).today())
         return render(request, "confirm_lost.html", loan=row)
 
     @post("/loans/{loan_id:int}/lost", sync_to_thread=True)
@@ -697,10 +694,10 @@ class LoanPages(Controller):
         except InventoryError as error:
             problems = service_errors(error)
         else:
-            row = loans.loan_row(db_session, loan.id, _today(request))
+            row = loans.loan_row(db_session, loan.id, _settings(request).today())
             return _go(request, f"/d/{row['asset_tag']}",
                        f"{row['asset_tag']} recorded as {'stolen' if loan.stolen else 'lost'}.")
-        row = loans.loan_row(db_session, loan_id, _today(request))
+        row = loans.loan_row(db_session, loan_id, _settings(request).today())
         return render(request, "confirm_lost.html", status_code=422, loan=row,
                       errors=problems, values=values)
 

@@ -267,6 +267,13 @@ def list_devices(session: Session, query: DeviceFilter) -> dict[str, Any]:
     return {"items": [_device_dict(row) for row in rows], "total": total}
 
 
+def count_by_status(session: Session) -> dict[str, int]:
+    """How many devices are in each status, every status named (zero included): one query."""
+    counts = dict(session.execute(
+        select(Device.status, func.count()).group_by(Device.status)).all())
+    return {status.value: counts.get(status.value, 0) for status in DeviceStatus}
+
+
 def _check_unique_identifiers(session: Session, values: dict[str, Any], device_id: int | None):
     for group, columns in _IDENTIFIER_GROUPS.items():
         for field in (column.key for column in columns):

@@ -28,7 +28,7 @@ from litestar.template.config import TemplateConfig
 from pydantic import ValidationError
 from sqlmodel import Session
 
-from eligibility import KINDS, EligibilityError
+from eligibility import KINDS
 from inventory import service as inventory
 from inventory.models import TRANSITIONS, Device, DeviceKind, DeviceStatus, WipeMethod
 from inventory.schemas import DeviceCreate, DeviceFilter, StatusChange, WipeCreate
@@ -48,8 +48,10 @@ from lending.recipients.schemas import OverrideCreate, RecipientCreate
 from lending.settings import Settings
 from lending.web.forms import (
     FLASH_COOKIE,
+    FORM_ERRORS,
     as_list,
     form_fields,
+    form_problems,
     pack_flash,
     safe_next,
     service_errors,
@@ -234,11 +236,8 @@ class SessionPages(Controller):
 class DeskPages(Controller):
     @get("/", sync_to_thread=True)
     def home(self, request: Request, db_session: Session) -> Response:
-        counts = []
-        for status in DeviceStatus:
-            total = inventory.list_devices(db_session, DeviceFilter(status=status, limit=1))
-            counts.append({"status": status.value, "label": STATUS_LABELS[status.value],
-                           "total": total["total"]})
+        counts = [{"status": status, "label": STATUS_LABELS[status], "total": total}
+                  for status, total in inventory.count_by_status(db_session).items()]
         overdue = loans.list_loans(db_session, _settings(request).today(), status="overdue",
                                    limit=10)
         return render(request, "home.html", counts=counts, overdue=overdue)
@@ -299,10 +298,8 @@ class DevicePages(Controller):
         values = form_fields(data, DEVICE_FORM_FIELDS)
         try:
             device = inventory.create_device(db_session, DeviceCreate.model_validate(values))
-        except ValidationError as error:
-            problems = validation_errors(error)
-        except InventoryError as error:
-            problems = service_errors(error)
+        except FORM_ERRORS as error:
+            problems = form_problems(error)
         else:
             return _go(request, f"/d/{device.asset_tag}",
                        f"Added {device.make} {device.model} as {device.asset_tag}. "
@@ -383,10 +380,8 @@ class DevicePages(Controller):
         try:
             wipe = WipeCreate.model_validate(values)
             device = inventory.record_wipe(db_session, asset_tag, wipe, request.user.email)
-        except ValidationError as error:
-            problems = validation_errors(error)
-        except InventoryError as error:
-            problems = service_errors(error)
+        except FORM_ERRORS as error:
+            problems = form_problems(error)
         else:
             return _go(request, f"/d/{device.asset_tag}",
                        f"Wipe recorded: {device.asset_tag} is back in stock and available.")
@@ -417,10 +412,8 @@ class DevicePages(Controller):
                                    FoundDevice(notes=change.notes))
             else:
                 inventory.change_status(db_session, device.asset_tag, change)
-        except ValidationError as error:
-            problems = validation_errors(error)
-        except InventoryError as error:
-            problems = service_errors(error)
+        except FORM_ERRORS as error:
+            problems = form_problems(error)
         else:
             return _go(request, f"/d/{device.asset_tag}",
                        f"{device.asset_tag} is now {STATUS_LABELS[change.status.value].lower()}.")
@@ -550,10 +543,8 @@ class RecipientPages(Controller):
         try:
             recipient = recipients.create_recipient(
                 db_session, RecipientCreate.model_validate(values), request.app.state.policy)
-        except ValidationError as error:
-            problems = validation_errors(error)
-        except (InventoryError, EligibilityError) as error:
-            problems = service_errors(error)
+        except FORM_ERRORS as error:
+            problems = form_problems(error)
         else:
             return _go(request, f"/recipients/{recipient.id}",
                        f"Added {recipient.name}. You can lend them a device now.")
@@ -595,10 +586,8 @@ class RecipientPages(Controller):
             record = recipients.override_eligibility(
                 db_session, recipient_id, OverrideCreate.model_validate(values), request.user,
                 state.policy, _settings(request).today(), _settings(request).zone)
-        except ValidationError as error:
-            problems = validation_errors(error)
-        except InventoryError as error:
-            problems = service_errors(error)
+        except FORM_ERRORS as error:
+            problems = form_problems(error)
             if isinstance(error, recipients.Ineligible):
                 problems = {"reason": error.message}
         else:
@@ -645,10 +634,8 @@ class LoanPages(Controller):
         values["missing_accessories"] = as_list(data.get("missing_accessories"))
         try:
             loan = loans.return_loan(db_session, loan_id, ReturnLoan.model_validate(values))
-        except ValidationError as error:
-            problems = validation_errors(error)
-        except InventoryError as error:
-            problems = service_errors(error)
+        except FORM_ERRORS as error:
+            problems = form_problems(error)
         else:
             row = loans.loan_row(db_session, loan.id, _settings(request).today())
             after = ("it goes for repair" if loan.returned_condition == "D"
@@ -665,10 +652,8 @@ class LoanPages(Controller):
         try:
             loan = loans.renew_loan(db_session, loan_id, RenewLoan.model_validate(values),
                                     request.app.state.policy, _settings(request).zone)
-        except ValidationError as error:
-            problems = validation_errors(error)
-        except InventoryError as error:
-            problems = service_errors(error)
+        except FORM_ERRORS as error:
+            problems = form_problems(error)
         else:
             return _go(request, f"/loans/{loan.id}",
                        f"Renewed: now due back {loan.due_on:%A %-d %B %Y}.")
@@ -689,10 +674,8 @@ class LoanPages(Controller):
         values["stolen"] = data.get("stolen") == "yes"
         try:
             loan = loans.record_loss(db_session, loan_id, LoseLoan.model_validate(values))
-        except ValidationError as error:
-            problems = validation_errors(error)
-        except InventoryError as error:
-            problems = service_errors(error)
+        except FORM_ERRORS as error:
+            problems = form_problems(error)
         else:
             row = loans.loan_row(db_session, loan.id, _settings(request).today())
             return _go(request, f"/d/{row['asset_tag']}",
@@ -724,10 +707,8 @@ class LabelPages(Controller):
                                   tags=str(values.get("tags", "")).replace(",", " ").split(),
                                   unlabelled=values["unlabelled"])
             pdf, _ = printing.print_labels(db_session, _settings(request), wanted)
-        except ValidationError as error:
-            problems = validation_errors(error)
-        except InventoryError as error:
-            problems = service_errors(error)
+        except FORM_ERRORS as error:
+            problems = form_problems(error)
         else:
             return Response(pdf, media_type="application/pdf", headers={
                 "Content-Disposition": f'inline; filename="labels-{wanted.template}.pdf"'})

@@ -11,7 +11,12 @@ from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
+from eligibility import EligibilityError
 from inventory.schemas import split_field
+from inventory.service import InventoryError
+
+# The errors a form submission may meet: its schema's, and the services' own.
+FORM_ERRORS = (ValidationError, InventoryError, EligibilityError)
 
 FLASH_COOKIE = "lending_flash"
 
@@ -39,6 +44,14 @@ def validation_errors(error: ValidationError) -> dict[str, str]:
             message = "this field is not expected here"
         found.setdefault(field, message)
     return found
+
+
+def form_problems(error: Exception) -> dict[str, str]:
+    """What a form's submission got wrong, by field, whether the schema or the service
+    refused it (one of FORM_ERRORS)."""
+    if isinstance(error, ValidationError):
+        return validation_errors(error)
+    return service_errors(error)
 
 
 def service_errors(error: Exception) -> dict[str, str]:

@@ -232,3 +232,13 @@ def test_a_wipe_needs_only_its_method_as_the_contract_says(client, staff, office
     assert wiped.status_code == 200 and wiped.json()["status"] == "available"
     detail = client.get(f"/api/v1/devices/{tag}", headers=staff).json()
     assert detail["wipes"][0]["account_lock_removed"] is None  # recorded as not stated
+
+
+def test_counts_by_status_name_every_status(client, staff, office, session):
+    from inventory.service import count_by_status
+
+    tags = [new_device(client, staff).json()["asset_tag"] for _ in range(3)]
+    client.post(f"/api/v1/devices/{tags[0]}/status", json={"status": "in_repair"},
+                headers=staff)
+    assert count_by_status(session) == {"available": 2, "on_loan": 0, "awaiting_wipe": 0,
+                                        "in_repair": 1, "lost": 0, "retired": 0}

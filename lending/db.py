@@ -9,8 +9,9 @@ PostgreSQL does.
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, select, text
 from sqlalchemy.dialects.sqlite import DATETIME as SQLITE_DATETIME
 from sqlalchemy.engine import make_url
 from sqlalchemy.types import DateTime
@@ -75,6 +76,23 @@ def make_engine(raw_url: str, **options) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, **options)
+
+
+# The largest value of an INTEGER id column: PostgreSQL refuses a larger one outright, so
+# an id beyond it is simply one that no row has.
+MAX_ID = 2**31 - 1
+
+
+def row_by_id(session: Session, model: Any, row_id: int, lock: bool = False) -> Any:
+    """The row of `model` with this id, or None. `lock` holds it for the rest of the
+    transaction (SELECT ... FOR UPDATE on PostgreSQL; SQLite's BEGIN IMMEDIATE has already
+    serialised writers)."""
+    if not 0 < row_id <= MAX_ID:
+        return None
+    query = select(model).where(model.id == row_id)
+    if lock:
+        query = query.with_for_update()
+    return session.scalar(query)
 
 
 def is_sqlite(engine: Engine) -> bool:

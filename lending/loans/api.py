@@ -8,6 +8,7 @@ from litestar.params import Parameter
 from sqlmodel import Session
 
 from inventory.models import Device
+from lending.db import MAX_ID
 from lending.loans import service
 from lending.loans.agreement import agreement_pdf
 from lending.loans.schemas import FoundDevice, LoanCreate, LoseLoan, RenewLoan, ReturnLoan
@@ -34,7 +35,7 @@ class LoanController(Controller):
         db_session: Session,
         state: State,
         status: Literal["active", "overdue", "returned", "lost"] | None = None,
-        recipient_id: Annotated[int | None, Parameter(ge=1, le=2**31 - 1)] = None,
+        recipient_id: Annotated[int | None, Parameter(ge=1, le=MAX_ID)] = None,
         asset_tag: Annotated[str | None, Parameter(max_length=20)] = None,
         limit: Annotated[int, Parameter(ge=1, le=500)] = 50,
         offset: Annotated[int, Parameter(ge=0)] = 0,

@@ -6,6 +6,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from inventory.schemas import Condition
+from lending.db import MAX_ID
 
 Accessory = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
                                              max_length=60)]
@@ -22,7 +23,7 @@ class LoanCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     asset_tag: str = Field(min_length=1, max_length=20)
-    recipient_id: int = Field(ge=1, le=2**31 - 1)
+    recipient_id: int = Field(ge=1, le=MAX_ID)
     due_on: date | None = Field(default=None, description="default: from the policy")
     accessories: list[Accessory] = Field(default_factory=list, max_length=20,
                                          description="handed over with the device")

@@ -17,6 +17,7 @@ from eligibility import Policy
 from inventory.models import Device, DeviceKind, DeviceStatus, Location
 from inventory.service import Conflict, Invalid, NotFound, move_device, normalise_tag
 from lending.accounts.models import User
+from lending.db import MAX_ID, row_by_id
 from lending.loans.calendar import is_open, next_open_day
 from lending.loans.models import EligibilityDecision, Loan, LoanStatus
 from lending.loans.schemas import FoundDevice, LoanCreate, LoseLoan, RenewLoan, ReturnLoan
@@ -96,12 +97,7 @@ def loan_view(session: Session, loan: Loan, today: date) -> dict[str, Any]:
 
 
 def get_loan(session: Session, loan_id: int, lock: bool = False) -> Loan:
-    if not 0 < loan_id < 2**31:  # beyond any id; PostgreSQL would refuse the value
-        raise NotFound(f"no loan has the id {loan_id}", "id")
-    query = select(Loan).where(Loan.id == loan_id)
-    if lock:
-        query = query.with_for_update()
-    loan = session.scalar(query)
+    loan = row_by_id(session, Loan, loan_id, lock)
     if loan is None:
         raise NotFound(f"no loan has the id {loan_id}", "id")
     return loan
@@ -359,7 +355,7 @@ def renew_loan(session: Session, loan_id: int, data: RenewLoan, policy: Policy,
 def _lock_loan_and_device(session: Session, loan_id: int) -> tuple[Loan, Device]:
     """The loan and its device, both locked, with the recipient and home location loaded
     for the answer: one query."""
-    if not 0 < loan_id < 2**31:
+    if not 0 < loan_id <= MAX_ID:
         raise NotFound(f"no loan has the id {loan_id}", "id")
     row = session.execute(_LOCK_LOAN, {"loan_id": loan_id}).first()
     if row is None:

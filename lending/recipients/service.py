@@ -19,6 +19,7 @@ from inventory.service import Conflict, Invalid, InventoryError, NotFound, get_l
 from lending.accounts.models import Role, User
 from lending.accounts.service import has_role
 from lending.audit.service import record_read
+from lending.db import MAX_ID, row_by_id
 from lending.loans.models import EligibilityDecision, Loan, LoanStatus
 from lending.recipients.models import Recipient, RecipientStatus
 from lending.recipients.schemas import OverrideCreate, RecipientCreate, RecipientUpdate
@@ -80,18 +81,9 @@ def create_recipient(session: Session, data: RecipientCreate, policy: Policy) ->
 
 def get_recipient(session: Session, recipient_id: int, field: str = "id",
                   lock: bool = False) -> Recipient:
-    """The recipient, or NotFound (404) for a path id / Invalid (422) for a body field.
-
-    `lock` takes the row for the rest of the transaction (SELECT ... FOR UPDATE on
-    PostgreSQL; SQLite's BEGIN IMMEDIATE has already serialised writers).
-    """
-    if not 0 < recipient_id < 2**31:  # beyond any id; PostgreSQL would refuse the value
-        error = NotFound if field == "id" else Invalid
-        raise error(f"no recipient has the id {recipient_id}", field)
-    query = select(Recipient).where(Recipient.id == recipient_id)
-    if lock:
-        query = query.with_for_update()
-    recipient = session.scalar(query)
+    """The recipient, or NotFound (404) for a path id / Invalid (422) for a body field;
+    `lock` holds the row for the rest of the transaction."""
+    recipient = row_by_id(session, Recipient, recipient_id, lock)
     if recipient is None:
         error = NotFound if field == "id" else Invalid
         raise error(f"no recipient has the id {recipient_id}", field)
@@ -266,7 +258,7 @@ def lock_recipient(session: Session, recipient_id: int, field: str = "id"
     """The recipient, their home location, and whether they have a waitlist request open;
     the recipient's row locked for the rest of the transaction (on PostgreSQL; SQLite's
     BEGIN IMMEDIATE has already serialised writers)."""
-    if not 0 < recipient_id < 2**31:
+    if not 0 < recipient_id <= MAX_ID:
         get_recipient(session, recipient_id, field)  # raises, naming the id
     row = session.execute(_LOCK_RECIPIENT, {"recipient_id": recipient_id}).first()
     if row is None:

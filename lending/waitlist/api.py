@@ -8,6 +8,7 @@ from litestar.params import Parameter
 from sqlmodel import Session
 
 from eligibility import Kind
+from lending.db import MAX_ID
 from lending.waitlist import service
 from lending.waitlist.models import RequestStatus
 from lending.waitlist.schemas import CancelRequest, MoveUp, WaitlistCreate
@@ -30,7 +31,7 @@ class WaitlistController(Controller):
         location: Annotated[str | None, Parameter(max_length=16)] = None,
         kind: Kind | None = None,
         status: RequestStatus | None = None,
-        recipient_id: Annotated[int | None, Parameter(ge=1, le=2**31 - 1)] = None,
+        recipient_id: Annotated[int | None, Parameter(ge=1, le=MAX_ID)] = None,
         limit: Annotated[int, Parameter(ge=1, le=500)] = 50,
         offset: Annotated[int, Parameter(ge=0)] = 0,
     ) -> dict[str, Any]:

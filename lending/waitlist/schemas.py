@@ -3,12 +3,13 @@
 from pydantic import BaseModel, ConfigDict, Field
 
 from eligibility import Kind
+from lending.db import MAX_ID
 
 
 class WaitlistCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    recipient_id: int = Field(ge=1, le=2**31 - 1)
+    recipient_id: int = Field(ge=1, le=MAX_ID)
     kind: Kind
     location: str | None = Field(default=None, max_length=16,
                                  description="default: the recipient's home location")

@@ -21,6 +21,7 @@ from eligibility import Policy
 from inventory.models import Device, DeviceStatus, Location
 from inventory.service import Conflict, NotFound, get_location
 from lending.accounts.models import User
+from lending.db import row_by_id
 from lending.recipients.models import Recipient
 from lending.recipients.service import (
     Ineligible,
@@ -169,12 +170,7 @@ def add_request(session: Session, data: WaitlistCreate, policy: Policy, zone: Zo
 
 
 def get_request(session: Session, request_id: int, lock: bool = False) -> WaitlistRequest:
-    if not 0 < request_id < 2**31:  # beyond any id; PostgreSQL would refuse the value
-        raise NotFound(f"no waitlist request has the id {request_id}", "id")
-    query = select(WaitlistRequest).where(WaitlistRequest.id == request_id)
-    if lock:
-        query = query.with_for_update()
-    request = session.scalar(query)
+    request = row_by_id(session, WaitlistRequest, request_id, lock)
     if request is None:
         raise NotFound(f"no waitlist request has the id {request_id}", "id")
     return request

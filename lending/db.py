@@ -6,7 +6,7 @@ time-zone type, so its DATETIME is adapted here to hand back aware UTC datetimes
 PostgreSQL does.
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, select, text
 from sqlalchemy.dialects.sqlite import DATETIME as SQLITE_DATETIME
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.types import DateTime
 from sqlmodel import Session
 
@@ -109,6 +110,25 @@ def session_for(engine: Engine, actor: str | None = None, actor_id: int | None =
         session.info["actor"] = actor or "system"
         session.info["actor_id"] = actor_id
         yield session
+
+
+def on_commit(session: Session, action: Callable[[], None]) -> None:
+    """Runs `action` once the session's transaction has committed, and never if it rolls
+    back: for work that must follow a change but must not be undone with it (a nudge to
+    the SMS dispatcher, say). Actions run in the order they were added."""
+    session.info.setdefault("on_commit", []).append(action)
+
+
+@event.listens_for(OrmSession, "after_commit")
+def _run_on_commit(session: OrmSession) -> None:
+    for action in session.info.pop("on_commit", []):
+        action()
+
+
+@event.listens_for(OrmSession, "after_soft_rollback")
+def _forget_on_commit(session: OrmSession, _previous_transaction) -> None:
+    if not session.in_transaction():
+        session.info.pop("on_commit", None)
 
 
 def database_answers(engine: Engine) -> bool:

@@ -2,10 +2,6 @@
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime
-from functools import partial
-from typing import Any
-from zoneinfo import ZoneInfo
 
 from litestar import Litestar, Request, Router, get
 from litestar.config.response_cache import ResponseCacheConfig
@@ -22,7 +18,6 @@ from sqlmodel import Session
 
 from eligibility import EligibilityError, load_policy
 from inventory.api import DeviceController, LocationController
-from inventory.models import Device
 from inventory.service import InventoryError
 from lending import errors
 from lending.accounts.api import (
@@ -33,17 +28,16 @@ from lending.accounts.api import (
     role_guard,
 )
 from lending.audit import api as audit_api
-from lending.audit import service as audit
 from lending.db import database_answers, make_engine, session_for
-from lending.loans import service as loans
+from lending.decisions.api import EligibilityController
+from lending.details import provide_device_extras, provide_recipient_detail
 from lending.loans.api import LoanController
+from lending.pages import csrf_config, html_error, route_handlers, template_config
 from lending.printing.api import LabelController
 from lending.recipients.api import RecipientController
 from lending.scheduler import background_scheduler
 from lending.settings import Settings, get_settings
 from lending.waitlist.api import WaitlistController
-from lending.web import csrf_config, route_handlers, template_config
-from lending.web.api import html_error
 
 # Public routes: everything else needs a token or a signed-in browser.
 PUBLIC_PATHS = ["^/health$", "^/schema", "^/login", "^/static/", "^/favicon"]
@@ -58,20 +52,6 @@ async def provide_db_session(state: State, request: Request) -> AsyncIterator[Se
     with session_for(state.engine, actor=getattr(user, "email", None),
                      actor_id=getattr(user, "id", None)) as session:
         yield session
-
-
-def device_extras(db_session: Session, device: Device, zone: ZoneInfo) -> dict[str, Any]:
-    """What the lending side knows of a device: its current loan, and its history from the
-    audit log."""
-    today = datetime.now(zone).date()
-    return {"loan": loans.current_loan(db_session, device, today), "history": [
-        {"at": entry.at, "actor": entry.actor, "action": entry.action,
-         "changes": entry.changes}
-        for entry in audit.history_of(db_session, "device", device.id)]}
-
-
-def provide_device_extras(state: State) -> Any:
-    return partial(device_extras, zone=state.settings.zone)
 
 
 @get("/health", sync_to_thread=True, opt={"exclude_from_auth": True}, tags=["service"])
@@ -115,7 +95,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     api = Router(
         path="/api/v1",
         route_handlers=[LocationController, DeviceController, UserController, MeController,
-                        audit_api.AuditController, RecipientController, LoanController,
+                        audit_api.AuditController, RecipientController, EligibilityController,
+                        LoanController,
                         WaitlistController, LabelController],
         guards=[role_guard],
     )
@@ -129,6 +110,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         dependencies={
             "db_session": Provide(provide_db_session),
             "device_extras": Provide(provide_device_extras, sync_to_thread=False),
+            "recipient_detail": Provide(provide_recipient_detail, sync_to_thread=False),
         },
         middleware=[DefineMiddleware(TokenAuthentication, exclude=PUBLIC_PATHS,
                                      exclude_from_auth_key="exclude_from_auth")],

@@ -18,6 +18,8 @@ from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.types import DateTime
 from sqlmodel import Session
 
+from inventory.service import Invalid, NotFound
+
 
 class AwareSQLiteDateTime(SQLITE_DATETIME):
     """Stores UTC without an offset; reads it back as an aware UTC datetime."""
@@ -84,16 +86,20 @@ def make_engine(raw_url: str, **options) -> Engine:
 MAX_ID = 2**31 - 1
 
 
-def row_by_id(session: Session, model: Any, row_id: int, lock: bool = False) -> Any:
-    """The row of `model` with this id, or None. `lock` holds it for the rest of the
-    transaction (SELECT ... FOR UPDATE on PostgreSQL; SQLite's BEGIN IMMEDIATE has already
-    serialised writers)."""
-    if not 0 < row_id <= MAX_ID:
-        return None
-    query = select(model).where(model.id == row_id)
-    if lock:
-        query = query.with_for_update()
-    return session.scalar(query)
+def get_row(session: Session, model: Any, row_id: int, noun: str, field: str = "id",
+            lock: bool = False) -> Any:
+    """The row of `model` with this id, or an error naming it as `noun`: NotFound (404) for
+    an id in the path, Invalid (422) for one given in a body `field`. `lock` holds the row
+    for the rest of the transaction (SELECT ... FOR UPDATE on PostgreSQL; SQLite's BEGIN
+    IMMEDIATE has already serialised writers)."""
+    row = None
+    if 0 < row_id <= MAX_ID:
+        query = select(model).where(model.id == row_id)
+        row = session.scalar(query.with_for_update() if lock else query)
+    if row is None:
+        error = NotFound if field == "id" else Invalid
+        raise error(f"no {noun} has the id {row_id}", field)
+    return row
 
 
 def is_sqlite(engine: Engine) -> bool:

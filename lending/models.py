@@ -3,7 +3,8 @@
 from inventory.models import Device, Location, TagSequence, Wipe
 from lending.accounts.models import Token, User
 from lending.audit.models import AuditEntry
-from lending.loans.models import EligibilityDecision, Loan
+from lending.decisions.models import EligibilityDecision
+from lending.loans.models import Loan
 from lending.recipients.models import Recipient
 from lending.waitlist.models import WaitlistRequest
 

@@ -11,9 +11,10 @@ from sqlalchemy import func, select, update
 from sqlmodel import Session
 
 from inventory.models import Location
-from inventory.service import Conflict, Invalid, NotFound, get_location
+from inventory.service import Conflict, Invalid, InventoryError, NotFound, get_location
 from lending.accounts.models import ROLE_RANK, Role, Token, TokenKind, User
 from lending.accounts.schemas import UserCreate, UserUpdate
+from lending.db import get_row
 
 _hasher = PasswordHasher()
 # How stale last_used_at may be: once a minute is enough to tell a token in use.
@@ -57,10 +58,7 @@ def get_user(session: Session, email: str) -> User:
 
 
 def get_user_by_id(session: Session, user_id: int) -> User:
-    user = session.get(User, user_id)
-    if user is None:
-        raise NotFound(f"no account has the id {user_id}", "id")
-    return user
+    return get_row(session, User, user_id, "account")
 
 
 def list_users(session: Session, limit: int = 50, offset: int = 0) -> dict[str, Any]:
@@ -151,8 +149,8 @@ def list_tokens(session: Session, user: User) -> list[Token]:
 
 
 def revoke_token(session: Session, token_id: int, owner: User | None = None) -> Token:
-    token = session.get(Token, token_id)
-    if token is None or (owner is not None and token.user_id != owner.id):
+    token = get_row(session, Token, token_id, "token")
+    if owner is not None and token.user_id != owner.id:
         raise NotFound(f"no token has the id {token_id}", "id")
     if token.revoked_at is None:
         token.revoked_at = datetime.now(UTC)
@@ -176,3 +174,14 @@ def _revoke_all(session: Session, user: User) -> None:
 
 def has_role(user: User, role: Role) -> bool:
     return ROLE_RANK[Role(user.role)] >= ROLE_RANK[role]
+
+
+class Forbidden(InventoryError):
+    status_code = 403
+
+
+def require_manager(actor: User | None, what: str) -> None:
+    if actor is None or not has_role(actor, Role.manager):
+        who = actor.email if actor else "this caller"
+        raise Forbidden(f"{what} needs the manager role; {who} is "
+                        f"{actor.role if actor else 'not signed in'}", "override_reason")

@@ -18,10 +18,11 @@ from inventory.schemas import WipeCreate
 from inventory.service import record_wipe
 from lending.accounts.service import get_user
 from lending.db import session_for
+from lending.decisions.service import Ineligible
 from lending.loans.schemas import LoanCreate, LoseLoan, ReturnLoan
 from lending.loans.service import issue_loan, record_loss, return_loan
 from lending.recipients.schemas import RecipientCreate, RecipientUpdate
-from lending.recipients.service import Ineligible, create_recipient, update_recipient
+from lending.recipients.service import create_recipient, update_recipient
 from lending.waitlist.schemas import WaitlistCreate
 from lending.waitlist.service import add_request
 

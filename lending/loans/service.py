@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, bindparam, func, select
+from sqlalchemy import and_, bindparam, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session
@@ -17,22 +17,24 @@ from eligibility import Policy
 from inventory.models import Device, DeviceKind, DeviceStatus, Location
 from inventory.service import Conflict, Invalid, NotFound, move_device, normalise_tag
 from lending.accounts.models import User
-from lending.db import MAX_ID, row_by_id
-from lending.loans.calendar import is_open, next_open_day
-from lending.loans.models import EligibilityDecision, Loan, LoanStatus
-from lending.loans.schemas import FoundDevice, LoanCreate, LoseLoan, RenewLoan, ReturnLoan
-from lending.recipients.models import Recipient
-from lending.recipients.service import (
+from lending.accounts.service import require_manager
+from lending.db import MAX_ID, get_row
+from lending.decisions.models import EligibilityDecision
+from lending.decisions.service import (
     Ineligible,
     decision_record,
     eligibility_of,
     lock_recipient,
+    lock_statement,
     refusal_message,
-    require_manager,
     standing_override,
 )
+from lending.loans.calendar import is_open, next_open_day
+from lending.loans.models import Loan, LoanStatus
+from lending.loans.schemas import FoundDevice, LoanCreate, LoseLoan, RenewLoan, ReturnLoan
+from lending.recipients.models import Recipient
 from lending.waitlist import service as waitlist
-from lending.waitlist.models import RequestStatus, WaitlistRequest
+from lending.waitlist.models import OPEN_STATUSES, RequestStatus, WaitlistRequest
 
 # Kinds a SIM may go out with in one step.
 SIM_CARRIERS = (DeviceKind.phone.value, DeviceKind.hotspot.value)
@@ -44,6 +46,12 @@ def _now(now: datetime | None) -> datetime:
 
 def _today(now: datetime, zone: ZoneInfo) -> date:
     return now.astimezone(zone).date()
+
+
+# Issuing locks the recipient and asks, in the same round trip, whether they wait for a
+# device: only then are their waitlist requests read.
+_LOCK_RECIPIENT_FOR_ISSUE = lock_statement(exists().where(
+    WaitlistRequest.recipient_id == Recipient.id, WaitlistRequest.status.in_(OPEN_STATUSES)))
 
 
 # --- reading ------------------------------------------------------------------------------
@@ -97,10 +105,7 @@ def loan_view(session: Session, loan: Loan, today: date) -> dict[str, Any]:
 
 
 def get_loan(session: Session, loan_id: int, lock: bool = False) -> Loan:
-    loan = row_by_id(session, Loan, loan_id, lock)
-    if loan is None:
-        raise NotFound(f"no loan has the id {loan_id}", "id")
-    return loan
+    return get_row(session, Loan, loan_id, "loan", lock=lock)
 
 
 def list_loans(session: Session, today: date, status: str | None = None,
@@ -245,7 +250,8 @@ def issue_loan(session: Session, data: LoanCreate, policy: Policy, zone: ZoneInf
     if data.sim_tag and normalise_tag(data.sim_tag) == normalise_tag(data.asset_tag):
         raise Invalid("the SIM must be a different device from the phone", "sim_tag")
     # Serialise issues to one recipient, so that two desks cannot both pass the loan limits.
-    recipient, home, waiting = lock_recipient(session, data.recipient_id, "recipient_id")
+    recipient, home, waiting = lock_recipient(session, data.recipient_id, "recipient_id",
+                                              _LOCK_RECIPIENT_FOR_ISSUE)
     wanted = [("asset_tag", data.asset_tag)] + ([("sim_tag", data.sim_tag)]
                                                 if data.sim_tag else [])
     devices, holds = _lock_devices(session, wanted)

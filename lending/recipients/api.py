@@ -1,17 +1,17 @@
-"""HTTP routes for recipients and their eligibility. Thin: the rules live in the service."""
+"""HTTP routes for recipients. Thin: the rules live in the service."""
 
+from collections.abc import Callable
+from datetime import date
 from typing import Annotated, Any
 
-from litestar import Controller, Request, get, patch, post
+from litestar import Controller, get, patch, post
 from litestar.datastructures import State
 from litestar.params import Parameter
 from sqlmodel import Session
 
-from eligibility import Kind
 from lending.recipients import service
 from lending.recipients.models import RecipientStatus
 from lending.recipients.schemas import (
-    OverrideCreate,
     RecipientCreate,
     RecipientRead,
     RecipientUpdate,
@@ -42,27 +42,13 @@ class RecipientController(Controller):
                                          limit=limit, offset=offset)
 
     @get("/{recipient_id:int}", sync_to_thread=True)
-    def get_recipient(self, db_session: Session, state: State, recipient_id: int
+    def get_recipient(self, db_session: Session, state: State, recipient_id: int,
+                      recipient_detail: Callable[[Session, int, date], dict[str, Any]]
                       ) -> dict[str, Any]:
-        return service.recipient_detail(db_session, recipient_id, state.settings.today())
+        return recipient_detail(db_session, recipient_id, state.settings.today())
 
     @patch("/{recipient_id:int}", sync_to_thread=True)
     def update_recipient(self, db_session: Session, state: State, recipient_id: int,
                          data: RecipientUpdate) -> RecipientRead:
         recipient = service.update_recipient(db_session, recipient_id, data, state.policy)
         return RecipientRead(**service.recipient_row(db_session, recipient))
-
-    @get("/{recipient_id:int}/eligibility", sync_to_thread=True)
-    def get_recipient_eligibility(self, db_session: Session, state: State, recipient_id: int,
-                                  kind: Kind) -> dict[str, Any]:
-        return service.check_eligibility(db_session, recipient_id, kind, state.policy,
-                                         state.settings.today(), state.settings.zone)
-
-    @post("/{recipient_id:int}/overrides", sync_to_thread=True, opt={"role": "manager"})
-    def override_recipient_eligibility(self, db_session: Session, state: State,
-                                       request: Request, recipient_id: int,
-                                       data: OverrideCreate) -> dict[str, Any]:
-        record = service.override_eligibility(db_session, recipient_id, data, request.user,
-                                              state.policy, state.settings.today(),
-                                              state.settings.zone)
-        return service.decision_row(record)

@@ -1,11 +1,10 @@
-"""API input and output for recipients and their eligibility."""
+"""API input and output for recipients."""
 
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from eligibility import Kind
 from inventory.schemas import UkMobile
 from lending.recipients.models import Language, RecipientStatus
 
@@ -61,11 +60,3 @@ class RecipientRead(BaseModel):
     status: str
     facts: dict[str, bool]
     created_at: datetime
-
-
-class OverrideCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    kind: Kind
-    reason: str = Field(min_length=10, max_length=2000,
-                        description="why the policy's outcome is set aside, in writing")

@@ -2,11 +2,13 @@
 
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING, Optional
 
 from sqlalchemy import DateTime, Index
 from sqlmodel import Field, Relationship, SQLModel
 
-from lending.loans.models import Loan
+if TYPE_CHECKING:  # the loan that met a request; loans sit above the waitlist
+    from lending.loans.models import Loan
 
 
 class RequestStatus(StrEnum):
@@ -48,4 +50,4 @@ class WaitlistRequest(SQLModel, table=True):
     loan_id: int | None = Field(default=None, foreign_key="loans.id")
 
     # So that fulfilling a request is written in the same flush as its loan.
-    loan: Loan | None = Relationship(sa_relationship_kwargs={"lazy": "raise_on_sql"})
+    loan: Optional["Loan"] = Relationship(sa_relationship_kwargs={"lazy": "raise_on_sql"})

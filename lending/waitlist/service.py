@@ -19,18 +19,18 @@ from sqlmodel import Session
 
 from eligibility import Policy
 from inventory.models import Device, DeviceStatus, Location
-from inventory.service import Conflict, NotFound, get_location
+from inventory.service import Conflict, get_location
 from lending.accounts.models import User
-from lending.db import row_by_id
-from lending.recipients.models import Recipient
-from lending.recipients.service import (
+from lending.accounts.service import require_manager
+from lending.db import get_row
+from lending.decisions.service import (
     Ineligible,
     eligibility_of,
-    get_recipient,
     refusal_message,
-    require_manager,
     standing_override,
 )
+from lending.recipients.models import Recipient
+from lending.recipients.service import get_recipient
 from lending.waitlist.models import OPEN_STATUSES, RequestStatus, WaitlistRequest
 from lending.waitlist.schemas import CancelRequest, MoveUp, WaitlistCreate
 
@@ -170,10 +170,7 @@ def add_request(session: Session, data: WaitlistCreate, policy: Policy, zone: Zo
 
 
 def get_request(session: Session, request_id: int, lock: bool = False) -> WaitlistRequest:
-    request = row_by_id(session, WaitlistRequest, request_id, lock)
-    if request is None:
-        raise NotFound(f"no waitlist request has the id {request_id}", "id")
-    return request
+    return get_row(session, WaitlistRequest, request_id, "waitlist request", lock=lock)
 
 
 def move_up(session: Session, request_id: int, data: MoveUp, actor: User | None

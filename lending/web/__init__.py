@@ -1,5 +1,1 @@
-"""The staff web UI: pages for the desk and for managers, over the same services as the API."""
-
-from lending.web.api import csrf_config, route_handlers, template_config
-
-__all__ = ["csrf_config", "route_handlers", "template_config"]
+"""The web UI's templates and static files; its page modules are in `lending.pages`."""

@@ -1,0 +1,54 @@
+"""What a page shows about several domains, assembled above them.
+
+The domains below never import each other upwards, so a view that crosses them (a device
+with its loan and history, a recipient with their loans, decisions and requests) is put
+together here and handed to the controllers that need it as a dependency.
+"""
+
+from datetime import date, datetime
+from functools import partial
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from litestar.datastructures import State
+from sqlmodel import Session
+
+from inventory.models import Device
+from lending.audit import service as audit
+from lending.audit.service import record_read
+from lending.decisions.service import decisions_of
+from lending.loans import service as loans
+from lending.recipients.service import get_recipient, recipient_row
+from lending.waitlist.service import requests_of
+
+
+def device_extras(db_session: Session, device: Device, zone: ZoneInfo) -> dict[str, Any]:
+    """What the lending side knows of a device: its current loan, and its history from the
+    audit log."""
+    today = datetime.now(zone).date()
+    return {"loan": loans.current_loan(db_session, device, today), "history": [
+        {"at": entry.at, "actor": entry.actor, "action": entry.action,
+         "changes": entry.changes}
+        for entry in audit.history_of(db_session, "device", device.id)]}
+
+
+def recipient_detail(session: Session, recipient_id: int, today: date) -> dict[str, Any]:
+    """Everything about one recipient: their loans, decisions and waitlist requests.
+
+    Reading it is written to the audit log.
+    """
+    recipient = get_recipient(session, recipient_id)
+    detail = recipient_row(session, recipient)
+    detail["loans"] = loans.loans_of(session, recipient.id, today)
+    detail["decisions"] = decisions_of(session, recipient.id)
+    detail["requests"] = requests_of(session, recipient.id)
+    record_read(session, "recipient", recipient.id)
+    return detail
+
+
+def provide_device_extras(state: State) -> Any:
+    return partial(device_extras, zone=state.settings.zone)
+
+
+def provide_recipient_detail(state: State) -> Any:
+    return recipient_detail

@@ -1,0 +1,206 @@
+"""Device pages: the list, adding and importing, a device's page, its wipe and status."""
+
+from collections.abc import Callable
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import UploadFile
+from pydantic import ValidationError
+from sqlmodel import Session
+
+from inventory import service as inventory
+from inventory.models import TRANSITIONS, Device, DeviceStatus
+from inventory.schemas import DeviceCreate, DeviceFilter, StatusChange, WipeCreate
+from inventory.service import ImportRejected, NotFound
+from lending.loans import service as loans
+from lending.loans.schemas import FoundDevice
+from lending.pages.forms import (
+    FORM_ERRORS,
+    form_fields,
+    form_problems,
+    validation_errors,
+)
+from lending.pages.rendering import (
+    PAGE_SIZE,
+    Form,
+    Upload,
+    go_to,
+    history_line,
+    location_choices,
+    page_number,
+    pagination,
+    render,
+    settings_of,
+)
+from lending.pages.wording import (
+    DEVICE_FORM_FIELDS,
+    MOVES,
+    STATUS_LABELS,
+)
+from lending.recipients import service as recipients
+from lending.recipients.models import RecipientStatus
+
+
+class DevicePages(Controller):
+    @get("/devices", sync_to_thread=True)
+    def devices(self, request: Request, db_session: Session, q: str = "", status: str = "",
+                kind: str = "", location: str = "", page: str = "1") -> Response:
+        number = page_number(page)
+        filters = {"q": q.strip(), "status": status, "kind": kind, "location": location}
+        problems: dict[str, str] = {}
+        try:
+            query = DeviceFilter(**{k: v for k, v in filters.items() if v},
+                                 limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE)
+        except ValidationError as error:
+            problems = validation_errors(error)
+            query = DeviceFilter(limit=PAGE_SIZE)
+        result = inventory.list_devices(db_session, query)
+        return render(request, "devices.html", devices=result["items"], values=filters,
+                      errors=problems, locations=location_choices(db_session),
+                      pages=pagination("/devices", filters, number, result["total"]),
+                      filtered=any(filters.values()))
+
+    @get("/devices/new", sync_to_thread=True)
+    def new_device(self, request: Request, db_session: Session) -> Response:
+        return render(request, "device_new.html", locations=location_choices(db_session),
+                      values={"condition": "A"})
+
+    @post("/devices/new", sync_to_thread=True)
+    def create_device(self, request: Request, db_session: Session, data: Form) -> Response:
+        values = form_fields(data, DEVICE_FORM_FIELDS)
+        try:
+            device = inventory.create_device(db_session, DeviceCreate.model_validate(values))
+        except FORM_ERRORS as error:
+            problems = form_problems(error)
+        else:
+            return go_to(request, f"/d/{device.asset_tag}",
+                       f"Added {device.make} {device.model} as {device.asset_tag}. "
+                       "Write or print its label next.")
+        return render(request, "device_new.html", status_code=422, errors=problems,
+                      values=values, locations=location_choices(db_session))
+
+    @get("/devices/import", sync_to_thread=True)
+    def import_form(self, request: Request) -> Response:
+        return render(request, "device_import.html", columns=inventory.IMPORT_COLUMNS,
+                      required=inventory.REQUIRED_COLUMNS)
+
+    @post("/devices/import", sync_to_thread=True, request_max_body_size=20_000_000)
+    def import_file(self, request: Request, db_session: Session, data: Upload) -> Response:
+        upload = data.get("file")
+        text = ""
+        problems: list[dict[str, Any]] = []
+        if isinstance(upload, UploadFile) and upload.filename:
+            try:
+                text = upload.file.read().decode("utf-8-sig")
+            except UnicodeDecodeError:
+                problems = [{"line": 1, "field": "file", "message": "the file is not UTF-8 text: "
+                             "save it from your spreadsheet as 'CSV UTF-8'"}]
+        if not text and not problems:
+            problems = [{"line": "", "field": "file", "message": "choose a CSV file to import"}]
+        if not problems:
+            try:
+                tags = inventory.import_devices(db_session, text)
+            except ImportRejected as error:
+                problems = error.problems
+            else:
+                return go_to(request, "/devices",
+                           f"Imported {len(tags)} device{'s' if len(tags) != 1 else ''} "
+                           f"({tags[0]} to {tags[-1]}).")
+        return render(request, "device_import.html", status_code=422, problems=problems,
+                      filename=getattr(upload, "filename", ""),
+                      columns=inventory.IMPORT_COLUMNS, required=inventory.REQUIRED_COLUMNS)
+
+    # -- one device ---------------------------------------------------------------------------
+
+    def _device_page(self, request: Request, db_session: Session, asset_tag: str,
+                     device_extras: Callable[[Session, Device], dict[str, Any]],
+                     status_code: int = 200, **context: Any) -> Response:
+        try:
+            device = inventory.get_device(db_session, asset_tag)
+        except NotFound as error:
+            return render(request, "device_missing.html", status_code=404,
+                          message=error.message, tag=inventory.normalise_tag(asset_tag))
+        row = inventory.device_row(db_session, device)
+        extras = device_extras(db_session, device)
+        moves = []
+        if device.status != DeviceStatus.on_loan:
+            moves = [(target, MOVES[target][0])
+                     for target in sorted(TRANSITIONS[DeviceStatus(device.status)])
+                     if target in MOVES]
+        recipient_q = request.query_params.get("recipient_q", "").strip()
+        matches = None
+        if recipient_q and device.status == DeviceStatus.available:
+            matches = recipients.search_recipients(db_session, q=recipient_q[:120],
+                                                   status=RecipientStatus.active, limit=10)
+        return render(request, "device.html", status_code=status_code, device=row,
+                      wipes=inventory.list_wipes(db_session, device), loan=extras["loan"],
+                      history=[{"at": e["at"], "actor": e["actor"],
+                                "text": history_line(e)} for e in extras["history"]],
+                      moves=moves, recipient_q=recipient_q, matches=matches,
+                      **context)
+
+    @get("/d/{asset_tag:str}", sync_to_thread=True)
+    def device(self, request: Request, db_session: Session, asset_tag: str,
+               device_extras: Callable[[Session, Device], dict[str, Any]]) -> Response:
+        return self._device_page(request, db_session, asset_tag, device_extras)
+
+    @post("/d/{asset_tag:str}/wipe", sync_to_thread=True)
+    def record_wipe(self, request: Request, db_session: Session, asset_tag: str, data: Form,
+                    device_extras: Callable[[Session, Device], dict[str, Any]]) -> Response:
+        values = form_fields(data, ("method", "notes"))
+        values["account_lock_removed"] = data.get("account_lock_removed") == "yes"
+        try:
+            wipe = WipeCreate.model_validate(values)
+            device = inventory.record_wipe(db_session, asset_tag, wipe, request.user.email)
+        except FORM_ERRORS as error:
+            problems = form_problems(error)
+        else:
+            return go_to(request, f"/d/{device.asset_tag}",
+                       f"Wipe recorded: {device.asset_tag} is back in stock and available.")
+        return self._device_page(request, db_session, asset_tag, device_extras,
+                                 status_code=422, errors=problems, values=values)
+
+    @get("/d/{asset_tag:str}/status", sync_to_thread=True)
+    def confirm_status(self, request: Request, db_session: Session, asset_tag: str,
+                       to: str = "") -> Response:
+        device = inventory.get_device(db_session, asset_tag)
+        if to not in MOVES:
+            return go_to(request, f"/d/{device.asset_tag}", "Choose what to do with the device.",
+                       "error")
+        return render(request, "confirm_status.html", device=device, to=to,
+                      question=MOVES[to][0], button=MOVES[to][1])
+
+    @post("/d/{asset_tag:str}/status", sync_to_thread=True)
+    def change_status(self, request: Request, db_session: Session, asset_tag: str,
+                      data: Form) -> Response:
+        device = inventory.get_device(db_session, asset_tag)
+        values = form_fields(data, ("status", "notes"))
+        try:
+            change = StatusChange.model_validate(values)
+            lost_loan = self._unfound_loss(request, db_session, device)
+            if (change.status == DeviceStatus.awaiting_wipe and lost_loan is not None):
+                # A lost loan's device turning up is recorded on the loan, too.
+                loans.record_found(db_session, lost_loan["id"],
+                                   FoundDevice(notes=change.notes))
+            else:
+                inventory.change_status(db_session, device.asset_tag, change)
+        except FORM_ERRORS as error:
+            problems = form_problems(error)
+        else:
+            return go_to(request, f"/d/{device.asset_tag}",
+                       f"{device.asset_tag} is now {STATUS_LABELS[change.status.value].lower()}.")
+        to = str(data.get("status", ""))
+        return render(request, "confirm_status.html", status_code=409, device=device, to=to,
+                      question=MOVES.get(to, ("", ""))[0], button=MOVES.get(to, ("", ""))[1],
+                      errors=problems, values=values)
+
+    @staticmethod
+    def _unfound_loss(request: Request, db_session: Session, device: Device
+                      ) -> dict[str, Any] | None:
+        if device.status != DeviceStatus.lost:
+            return None
+        lost = loans.list_loans(db_session, settings_of(request).today(), status="lost",
+                                asset_tag=device.asset_tag, limit=1)["items"]
+        return lost[0] if lost and lost[0]["found_at"] is None else None
+
+    # -- issuing ------------------------------------------------------------------------------

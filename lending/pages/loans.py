@@ -1,0 +1,192 @@
+"""Loan pages: lending a device (the issue form), the loan lists, a loan, its return,
+renewal and loss."""
+
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import State
+from pydantic import ValidationError
+from sqlmodel import Session
+
+from inventory import service as inventory
+from inventory.models import Device, DeviceStatus
+from inventory.service import InventoryError
+from lending.decisions import service as decisions
+from lending.loans import service as loans
+from lending.loans.schemas import LoanCreate, LoseLoan, RenewLoan, ReturnLoan
+from lending.pages.forms import (
+    FORM_ERRORS,
+    as_list,
+    form_fields,
+    form_problems,
+    service_errors,
+    split_list,
+    validation_errors,
+)
+from lending.pages.rendering import (
+    PAGE_SIZE,
+    Form,
+    go_to,
+    page_number,
+    pagination,
+    render,
+    settings_of,
+)
+from lending.pages.wording import (
+    LOAN_TABS,
+    STATUS_LABELS,
+)
+from lending.recipients import service as recipients
+
+
+class IssuePages(Controller):
+    def _issue_page(self, request: Request, db_session: Session, device: Device,
+                    recipient_id: int, status_code: int = 200, decision: Any = None,
+                    **context: Any) -> Response:
+        state: State = request.app.state
+        recipient = recipients.get_recipient(db_session, recipient_id)
+        if decision is None:
+            decision = decisions.check_eligibility(
+                db_session, recipient.id, device.kind, state.policy, settings_of(request).today(),
+                settings_of(request).zone)
+        return render(request, "issue.html", status_code=status_code,
+                      device=inventory.device_row(db_session, device),
+                      recipient=recipients.recipient_row(db_session, recipient),
+                      decision=decision,
+                      loan_days=state.policy.loan_period_days(device.kind),
+                      takes_sim=device.kind in loans.SIM_CARRIERS, **context)
+
+    @get("/d/{asset_tag:str}/issue", sync_to_thread=True)
+    def issue_form(self, request: Request, db_session: Session, asset_tag: str,
+                   recipient_id: int | None = None) -> Response:
+        device = inventory.get_device(db_session, asset_tag)
+        if recipient_id is None:
+            return go_to(request, f"/d/{device.asset_tag}#issue", "Find the recipient first.",
+                       "error")
+        if device.status != DeviceStatus.available:
+            return go_to(request, f"/d/{device.asset_tag}",
+                       f"{device.asset_tag} is {STATUS_LABELS[device.status].lower()}, so it "
+                       "cannot be lent now.", "error")
+        return self._issue_page(request, db_session, device, recipient_id,
+                                values={"agreement_accepted": False})
+
+    @post("/d/{asset_tag:str}/issue", sync_to_thread=True)
+    def issue(self, request: Request, db_session: Session, asset_tag: str, data: Form
+              ) -> Response:
+        device = inventory.get_device(db_session, asset_tag)
+        values = form_fields(data, ("recipient_id", "due_on", "sim_tag", "override_reason"))
+        values["asset_tag"] = device.asset_tag
+        values["accessories"] = split_list(data.get("accessories"))
+        values["agreement_accepted"] = data.get("agreement_accepted") == "yes"
+        decision = None
+        try:
+            loan_request = LoanCreate.model_validate(values)
+            made = loans.issue_loan(db_session, loan_request, request.app.state.policy,
+                                    settings_of(request).zone, actor=request.user)
+        except ValidationError as error:
+            problems = validation_errors(error)
+        except decisions.Ineligible as error:
+            problems = {"decision": error.message}
+            decision = {"outcome": error.decision.outcome,
+                        "reasons": [r.model_dump() for r in error.decision.reasons],
+                        "policy": error.decision.policy_version,
+                        "overridable": error.decision.overridable}
+        except InventoryError as error:
+            problems = service_errors(error)
+        else:
+            row = loans.loan_row(db_session, made[0].id, settings_of(request).today())
+            also = f" with SIM {values['sim_tag'].upper()}" if len(made) > 1 else ""
+            return go_to(request, f"/loans/{row['id']}",
+                       f"{row['asset_tag']}{also} lent to {row['recipient_name']}, due back "
+                       f"{row['due_on']:%A %-d %B %Y}.")
+        if "recipient_id" in problems and "recipient_id" not in values:
+            return go_to(request, f"/d/{device.asset_tag}#issue", "Find the recipient first.",
+                       "error")
+        values["accessories"] = data.get("accessories", "")
+        return self._issue_page(request, db_session, device, int(values["recipient_id"]),
+                                status_code=422, decision=decision, errors=problems,
+                                values=values)
+
+
+# --- recipients -----------------------------------------------------------------------------
+
+
+
+class LoanPages(Controller):
+    @get("/loans", sync_to_thread=True)
+    def loans(self, request: Request, db_session: Session, status: str = "active",
+              page: str = "1") -> Response:
+        number = page_number(page)
+        wanted = status if status in dict(LOAN_TABS) else ""
+        result = loans.list_loans(db_session, settings_of(request).today(), status=wanted or None,
+                                  limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE)
+        return render(request, "loans.html", items=result["items"], tabs=LOAN_TABS,
+                      status=wanted, pages=pagination("/loans", {"status": wanted or "all"},
+                                                      number, result["total"]))
+
+    def _loan_page(self, request: Request, db_session: Session, loan_id: int,
+                   status_code: int = 200, **context: Any) -> Response:
+        loans.get_loan(db_session, loan_id)
+        row = loans.loan_row(db_session, loan_id, settings_of(request).today())
+        return render(request, "loan.html", status_code=status_code, loan=row, **context)
+
+    @get("/loans/{loan_id:int}", sync_to_thread=True)
+    def loan(self, request: Request, db_session: Session, loan_id: int) -> Response:
+        return self._loan_page(request, db_session, loan_id)
+
+    @post("/loans/{loan_id:int}/return", sync_to_thread=True)
+    def return_loan(self, request: Request, db_session: Session, loan_id: int, data: Form
+                    ) -> Response:
+        values = form_fields(data, ("condition", "notes"))
+        values["missing_accessories"] = as_list(data.get("missing_accessories"))
+        try:
+            loan = loans.return_loan(db_session, loan_id, ReturnLoan.model_validate(values))
+        except FORM_ERRORS as error:
+            problems = form_problems(error)
+        else:
+            row = loans.loan_row(db_session, loan.id, settings_of(request).today())
+            after = ("it goes for repair" if loan.returned_condition == "D"
+                     else "record its wipe before it is lent again")
+            return go_to(request, f"/d/{row['asset_tag']}",
+                       f"{row['asset_tag']} returned by {row['recipient_name']}: {after}.")
+        return self._loan_page(request, db_session, loan_id, status_code=422,
+                               errors=problems, values=values)
+
+    @post("/loans/{loan_id:int}/renew", sync_to_thread=True)
+    def renew_loan(self, request: Request, db_session: Session, loan_id: int, data: Form
+                   ) -> Response:
+        values = form_fields(data, ("due_on",))
+        try:
+            loan = loans.renew_loan(db_session, loan_id, RenewLoan.model_validate(values),
+                                    request.app.state.policy, settings_of(request).zone)
+        except FORM_ERRORS as error:
+            problems = form_problems(error)
+        else:
+            return go_to(request, f"/loans/{loan.id}",
+                       f"Renewed: now due back {loan.due_on:%A %-d %B %Y}.")
+        return self._loan_page(request, db_session, loan_id, status_code=422,
+                               errors={f"renew_{k}": v for k, v in problems.items()},
+                               values=values)
+
+    @get("/loans/{loan_id:int}/lost", sync_to_thread=True)
+    def confirm_lost(self, request: Request, db_session: Session, loan_id: int) -> Response:
+        loans.get_loan(db_session, loan_id)
+        row = loans.loan_row(db_session, loan_id, settings_of(request).today())
+        return render(request, "confirm_lost.html", loan=row)
+
+    @post("/loans/{loan_id:int}/lost", sync_to_thread=True)
+    def record_lost(self, request: Request, db_session: Session, loan_id: int, data: Form
+                    ) -> Response:
+        values = form_fields(data, ("notes", "police_reference"))
+        values["stolen"] = data.get("stolen") == "yes"
+        try:
+            loan = loans.record_loss(db_session, loan_id, LoseLoan.model_validate(values))
+        except FORM_ERRORS as error:
+            problems = form_problems(error)
+        else:
+            row = loans.loan_row(db_session, loan.id, settings_of(request).today())
+            return go_to(request, f"/d/{row['asset_tag']}",
+                       f"{row['asset_tag']} recorded as {'stolen' if loan.stolen else 'lost'}.")
+        row = loans.loan_row(db_session, loan_id, settings_of(request).today())
+        return render(request, "confirm_lost.html", status_code=422, loan=row,
+                      errors=problems, values=values)

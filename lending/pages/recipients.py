@@ -1,0 +1,136 @@
+"""Recipient pages: the list, adding one, a recipient's page, lending from it, and a
+manager's override."""
+
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import State
+from litestar.response import Redirect
+from sqlmodel import Session
+
+from eligibility import KINDS
+from inventory import service as inventory
+from inventory.service import NotFound
+from lending.accounts.models import Role
+from lending.decisions import service as decisions
+from lending.decisions.schemas import OverrideCreate
+from lending.details import recipient_detail
+from lending.pages.forms import (
+    FORM_ERRORS,
+    form_fields,
+    form_problems,
+)
+from lending.pages.rendering import (
+    PAGE_SIZE,
+    Form,
+    go_to,
+    location_choices,
+    page_number,
+    pagination,
+    render,
+    settings_of,
+)
+from lending.pages.wording import (
+    KIND_LABELS,
+)
+from lending.recipients import service as recipients
+from lending.recipients.models import RecipientStatus
+from lending.recipients.schemas import RecipientCreate
+
+
+def _facts_from(data: dict[str, Any], questions: dict[str, str]) -> dict[str, bool]:
+    answers = {}
+    for fact in questions:
+        answer = data.get(f"facts.{fact}")
+        if answer in ("yes", "no"):
+            answers[fact] = answer == "yes"
+    return answers
+
+
+class RecipientPages(Controller):
+    @get("/recipients", sync_to_thread=True)
+    def recipients(self, request: Request, db_session: Session, q: str = "",
+                   status: str = "active", page: str = "1") -> Response:
+        number = page_number(page)
+        wanted = RecipientStatus(status) if status in RecipientStatus.__members__ else None
+        result = recipients.search_recipients(db_session, q=q.strip()[:120] or None,
+                                              status=wanted, limit=PAGE_SIZE,
+                                              offset=(number - 1) * PAGE_SIZE)
+        filters = {"q": q.strip(), "status": status}
+        return render(request, "recipients.html", people=result["items"], values=filters,
+                      pages=pagination("/recipients", filters, number, result["total"]))
+
+    @get("/recipients/new", sync_to_thread=True)
+    def new_recipient(self, request: Request, db_session: Session) -> Response:
+        return render(request, "recipient_new.html", locations=location_choices(db_session),
+                      questions=request.app.state.policy.questions,
+                      values={"language": "en", "facts": {}})
+
+    @post("/recipients/new", sync_to_thread=True)
+    def create_recipient(self, request: Request, db_session: Session, data: Form
+                         ) -> Response:
+        questions = request.app.state.policy.questions
+        values = form_fields(data, ("name", "mobile", "language", "location", "reference"))
+        values["device_restriction"] = data.get("device_restriction") == "yes"
+        values["sms_opt_out"] = data.get("sms_opt_out") == "yes"
+        values["facts"] = _facts_from(data, questions)
+        try:
+            recipient = recipients.create_recipient(
+                db_session, RecipientCreate.model_validate(values), request.app.state.policy)
+        except FORM_ERRORS as error:
+            problems = form_problems(error)
+        else:
+            return go_to(request, f"/recipients/{recipient.id}",
+                       f"Added {recipient.name}. You can lend them a device now.")
+        return render(request, "recipient_new.html", status_code=422, errors=problems,
+                      values=values, locations=location_choices(db_session), questions=questions)
+
+    def _recipient_page(self, request: Request, db_session: Session, recipient_id: int,
+                        status_code: int = 200, **context: Any) -> Response:
+        detail = recipient_detail(db_session, recipient_id, settings_of(request).today())
+        return render(request, "recipient.html", status_code=status_code, person=detail,
+                      questions=request.app.state.policy.questions, kinds=KINDS, **context)
+
+    @get("/recipients/{recipient_id:int}", sync_to_thread=True)
+    def recipient(self, request: Request, db_session: Session, recipient_id: int
+                  ) -> Response:
+        return self._recipient_page(request, db_session, recipient_id)
+
+    @get("/lend", sync_to_thread=True)
+    def lend(self, request: Request, db_session: Session, recipient_id: int, tag: str = ""
+             ) -> Response:
+        """From a recipient's page: the tag typed or scanned, on to the issue page."""
+        if not tag.strip():
+            return go_to(request, f"/recipients/{recipient_id}#lend",
+                       "Type or scan the tag of the device to lend.", "error")
+        try:
+            device = inventory.get_device(db_session, tag)
+        except NotFound as error:
+            return go_to(request, f"/recipients/{recipient_id}#lend", error.message, "error")
+        return Redirect(f"/d/{device.asset_tag}/issue?recipient_id={recipient_id}",
+                        status_code=303)
+
+    @post("/recipients/{recipient_id:int}/override", sync_to_thread=True,
+          opt={"role": Role.manager})
+    def override(self, request: Request, db_session: Session, recipient_id: int, data: Form
+                 ) -> Response:
+        values = form_fields(data, ("kind", "reason"))
+        state: State = request.app.state
+        try:
+            record = decisions.override_eligibility(
+                db_session, recipient_id, OverrideCreate.model_validate(values), request.user,
+                state.policy, settings_of(request).today(), settings_of(request).zone)
+        except FORM_ERRORS as error:
+            problems = form_problems(error)
+            if isinstance(error, decisions.Ineligible):
+                problems = {"reason": error.message}
+        else:
+            return go_to(request, f"/recipients/{recipient_id}",
+                       f"Override recorded: one {KIND_LABELS[record.kind].lower()} may be lent "
+                       "within the next 7 days.")
+        return self._recipient_page(request, db_session, recipient_id, status_code=422,
+                                    errors={f"override_{k}": v for k, v in problems.items()},
+                                    values=values)
+
+
+# --- loans ----------------------------------------------------------------------------------

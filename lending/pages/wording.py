@@ -1,0 +1,39 @@
+"""The words pages use for the service's values: statuses, kinds, conditions, moves."""
+
+
+
+from inventory.models import DeviceStatus, WipeMethod
+from inventory.schemas import DeviceCreate
+from labels import TEMPLATES
+
+STATUS_LABELS = {
+    "available": "Available", "on_loan": "On loan", "awaiting_wipe": "Awaiting wipe",
+    "in_repair": "In repair", "lost": "Lost", "retired": "Retired",
+    # loans
+    "active": "Active", "overdue": "Overdue", "returned": "Returned",
+    # decisions
+    "eligible": "Eligible", "ineligible": "Not eligible", "needs_review": "Needs review",
+    "closed": "Closed",
+}
+# Label stock as people know it; the first is the default on a device page.
+LABEL_TEMPLATES = [(name, template.description)
+                   for name, template in TEMPLATES.items()]
+KIND_LABELS = {"laptop": "Laptop", "phone": "Phone", "tablet": "Tablet", "sim": "Data SIM",
+               "hotspot": "Hotspot"}
+CONDITIONS = {"A": "A: as new", "B": "B: light wear", "C": "C: worn but working",
+              "D": "D: damaged, needs repair"}
+WIPE_METHODS = {WipeMethod.factory_reset.value: "Factory reset",
+                WipeMethod.nist_clear.value: "Overwrite (NIST 800-88 Clear)",
+                WipeMethod.nist_purge.value: "Cryptographic erase (NIST 800-88 Purge)"}
+# What a person may move a device to by hand, and how the choice is put to them.
+MOVES = {
+    DeviceStatus.in_repair.value: ("Send for repair", "Send for repair"),
+    DeviceStatus.awaiting_wipe.value: ("Found, or back from repair: it needs a wipe",
+                                       "Mark as needing a wipe"),
+    DeviceStatus.lost.value: ("Missing from stock: mark it lost", "Mark as lost"),
+    DeviceStatus.retired.value: ("Retire it for good (this cannot be undone)", "Retire"),
+}
+DEVICE_FORM_FIELDS = tuple(DeviceCreate.model_fields)
+
+LOAN_TABS = (("active", "On time"), ("overdue", "Overdue"), ("returned", "Returned"),
+             ("lost", "Lost"), ("", "All"))

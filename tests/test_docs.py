@@ -147,7 +147,7 @@ def test_no_file_refers_to_a_path_outside_the_repository():
 
 
 def test_every_markdown_file_named_is_in_the_repository():
-    """A bare `SOMETHING.md` mention must name a file a reader of the repository can open."""
+    """A Markdown file named in capitals (a README-like name) must be one a reader can open."""
     present = {path.name for path in _tracked_files()}
     offenders = []
     for path in _tracked_files():

@@ -50,6 +50,19 @@ TRANSITIONS: dict[DeviceStatus, frozenset[DeviceStatus]] = {
 }
 
 
+def lifecycle_mermaid() -> str:
+    """The device lifecycle as a Mermaid state diagram, drawn from TRANSITIONS alone, so that
+    the diagram in docs/architecture.md is this table and nothing else (a test compares)."""
+    order = list(DeviceStatus)
+    lines = ["stateDiagram-v2", f"    [*] --> {DeviceStatus.available.value}"]
+    for source in order:
+        for target in sorted(TRANSITIONS[source], key=order.index):
+            lines.append(f"    {source.value} --> {target.value}")
+        if not TRANSITIONS[source]:
+            lines.append(f"    {source.value} --> [*]")
+    return "\n".join(lines) + "\n"
+
+
 class Location(SQLModel, table=True):
     __tablename__ = "locations"
 
@@ -111,7 +124,7 @@ class Wipe(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     device_id: int = Field(foreign_key="devices.id", index=True)
     method: str = Field(max_length=16)
-    # None when the person recording the wipe did not say (API.md's minimal `{method}`).
+    # None when the person recording the wipe did not say (the API's minimal `{method}`).
     account_lock_removed: bool | None = None
     performed_by: str = Field(max_length=254)
     performed_at: datetime = Field(sa_type=DateTime(timezone=True))

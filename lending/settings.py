@@ -1,4 +1,4 @@
-"""Configuration, read from the environment or a `.env` file (API.md lists the variables)."""
+"""Configuration, read from the environment or a `.env` file (docs/operations.md lists them)."""
 
 import secrets
 from datetime import date, datetime

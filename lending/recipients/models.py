@@ -1,4 +1,5 @@
-"""A recipient: the least a loan needs to know about a person (see DESIGN.md, Personal data).
+"""A recipient: the least a loan needs to know about a person (docs/architecture.md,
+Personal data).
 
 No date of birth, no offence or sentence details: everything here is treated as
 criminal-offence data, so only what lending needs is kept.

@@ -1,4 +1,5 @@
-"""API.md, walked end to end as an outside script would: the shapes it promises."""
+"""The public API (docs/api.md), walked end to end as an outside script would: the shapes
+it promises."""
 
 from datetime import date, timedelta
 

@@ -341,6 +341,9 @@ def change_status(session: Session, asset_tag: str, change: StatusChange) -> Dev
     """A person moving a device by hand (to repair, retired, found): never to available,
     which only a recorded wipe allows."""
     device = get_device(session, asset_tag)
+    if device.status == DeviceStatus.on_loan:
+        raise Conflict(f"device {device.asset_tag} is on loan; only its loan moves it "
+                       "(a return, a loss or a find)", "status")
     if change.status == DeviceStatus.available:
         raise Conflict("a device becomes available only when its wipe is recorded", "status")
     if change.status == DeviceStatus.on_loan:

@@ -46,6 +46,7 @@ from lending.web import csrf_config, route_handlers, template_config
 from lending.web.api import html_error
 
 # Public routes: everything else needs a token or a signed-in browser.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 PUBLIC_PATHS = ["^/health$", "^/schema", "^/login", "^/static/", "^/favicon"]
 
 
@@ -54,9 +55,13 @@ async def provide_db_session(state: State, request: Request) -> AsyncIterator[Se
     # the handlers, so with every worker busy waiting for SQLite's write lock, the session
     # holding that lock could not be closed (a deadlock until busy_timeout). Closed here, on
     # the event loop, it is a quick rollback that never waits for a worker.
+    # A safe method reads in a deferred transaction, which never waits behind SQLite's write
+    # lock (a long import holds it); whatever such a request writes (an audit entry of a
+    # read) goes in a transaction of its own, started by the write.
     user = request.scope.get("user")
     with session_for(state.engine, actor=getattr(user, "email", None),
-                     actor_id=getattr(user, "id", None)) as session:
+                     actor_id=getattr(user, "id", None),
+                     read_only=request.method in SAFE_METHODS) as session:
         yield session
 
 
@@ -111,7 +116,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     settings = settings or get_settings()
     # Loaded once: a bad policy stops start-up here, naming the line and key at fault.
     policy = load_policy(settings.policy_file or None)
-    engine = engine or make_engine(settings.database_url)
+    engine = engine or make_engine(settings.database_url,
+                                   write_wait_seconds=settings.write_wait_seconds)
     api = Router(
         path="/api/v1",
         route_handlers=[LocationController, DeviceController, UserController, MeController,
@@ -129,6 +135,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         dependencies={
             "db_session": Provide(provide_db_session),
             "device_extras": Provide(provide_device_extras, sync_to_thread=False),
+            "move_by_hand": Provide(lambda: loans.move_by_hand, sync_to_thread=False),
         },
         middleware=[DefineMiddleware(TokenAuthentication, exclude=PUBLIC_PATHS,
                                      exclude_from_auth_key="exclude_from_auth")],

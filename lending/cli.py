@@ -246,6 +246,21 @@ def labels(tags: tuple[str, ...], unlabelled: bool, template: str, start: int, a
 
 
 @main.command()
+def check() -> None:
+    """List every device whose status disagrees with its loans; exit 1 if there is any."""
+    from lending.db import session_for
+    from lending.loans.service import status_disagreements
+
+    with session_for(_engine(), actor="cli", read_only=True) as session:
+        problems = status_disagreements(session)
+    for problem in problems:
+        click.echo(f"{problem['asset_tag']}: {problem['problem']}")
+    if problems:
+        raise UserError(f"{len(problems)} device(s) disagree with their loans")
+    out.print("every device's status agrees with its loans")
+
+
+@main.command()
 def scheduler() -> None:
     """Run only the scheduler (for deployments with several web instances)."""
     from lending.scheduler import blocking_scheduler, pass_on_expired_offers

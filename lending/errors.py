@@ -101,7 +101,13 @@ def handle_integrity(_: Request, exc: IntegrityError) -> Response:
 
 def handle_unexpected(request: Request, exc: Exception) -> Response:
     if isinstance(exc, OperationalError):
-        log.error("database unavailable on %s %s: %s", request.method, request.url.path, exc)
-        return problem(503, "the database is not answering; try again shortly")
+        # The first line only: the rest is the statement, which may quote personal data.
+        first = str(exc.orig).splitlines()[0] if exc.orig else type(exc).__name__
+        log.error("database unavailable on %s %s: %s", request.method, request.url.path,
+                  first)
+        busy = "locked" in first or "busy" in first
+        return problem(503, "the database is busy with another change; try again shortly"
+                       if busy else "the database is not answering; try again shortly",
+                       headers={"Retry-After": "5" if busy else "30"})
     log.exception("unexpected error on %s %s", request.method, request.url.path)
     return problem(500, "something went wrong on our side; it has been logged")

@@ -47,9 +47,10 @@ class RecipientController(Controller):
         return service.recipient_detail(db_session, recipient_id, state.settings.today())
 
     @patch("/{recipient_id:int}", sync_to_thread=True)
-    def update_recipient(self, db_session: Session, state: State, recipient_id: int,
-                         data: RecipientUpdate) -> RecipientRead:
-        recipient = service.update_recipient(db_session, recipient_id, data, state.policy)
+    def update_recipient(self, db_session: Session, state: State, request: Request,
+                         recipient_id: int, data: RecipientUpdate) -> RecipientRead:
+        recipient = service.update_recipient(db_session, recipient_id, data, state.policy,
+                                             request.user)
         return RecipientRead(**service.recipient_row(db_session, recipient))
 
     @get("/{recipient_id:int}/eligibility", sync_to_thread=True)

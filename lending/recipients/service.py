@@ -18,7 +18,7 @@ from inventory.models import Device, Location
 from inventory.service import Conflict, Invalid, InventoryError, NotFound, get_location
 from lending.accounts.models import Role, User
 from lending.accounts.service import has_role
-from lending.audit.service import record_read
+from lending.audit.service import audit_reason, record_read
 from lending.db import MAX_ID, row_by_id
 from lending.loans.models import EligibilityDecision, Loan, LoanStatus
 from lending.recipients.models import Recipient, RecipientStatus
@@ -90,13 +90,35 @@ def get_recipient(session: Session, recipient_id: int, field: str = "id",
     return recipient
 
 
+def _lifts_safeguard(recipient: Recipient, data: RecipientUpdate) -> str | None:
+    """What, if anything, this update lifts that only a manager may: a licence condition's
+    stop on devices, or a closed record's closure."""
+    sent = data.model_fields_set
+    if "device_restriction" in sent and recipient.device_restriction \
+            and data.device_restriction is False:
+        return "clearing a device restriction"
+    if "status" in sent and recipient.status == RecipientStatus.closed \
+            and data.status == RecipientStatus.active:
+        return "reopening a closed record"
+    return None
+
+
 def update_recipient(session: Session, recipient_id: int, data: RecipientUpdate,
-                     policy: Policy) -> Recipient:
-    recipient = get_recipient(session, recipient_id)
+                     policy: Policy, actor: User | None = None) -> Recipient:
+    """A partial update. Setting a restriction is anyone's to do; clearing one, or reopening
+    a closed record, needs a manager and a written reason, which the audit log keeps."""
+    recipient = get_recipient(session, recipient_id, lock=True)
     sent = data.model_fields_set
     for required in ("name", "language", "device_restriction", "sms_opt_out", "status"):
         if required in sent and getattr(data, required) is None:
             raise Invalid(f"{required} cannot be empty", required)
+    lifted = _lifts_safeguard(recipient, data)
+    if lifted:
+        require_manager(actor, lifted, field="reason")
+        if not data.reason:
+            raise Invalid(f"{lifted} needs a written reason", "reason")
+    if data.reason:
+        audit_reason(session, data.reason)
     if "facts" in sent and data.facts is not None:
         merged = dict(recipient.facts)
         for fact, answer in data.facts.items():
@@ -290,11 +312,11 @@ def decision_record(session: Session, recipient: Recipient, kind: str, decision:
         purpose=purpose)
 
 
-def require_manager(actor: User | None, what: str) -> None:
+def require_manager(actor: User | None, what: str, field: str = "override_reason") -> None:
     if actor is None or not has_role(actor, Role.manager):
         who = actor.email if actor else "this caller"
         raise Forbidden(f"{what} needs the manager role; {who} is "
-                        f"{actor.role if actor else 'not signed in'}", "override_reason")
+                        f"{actor.role if actor else 'not signed in'}", field)
 
 
 def override_eligibility(session: Session, recipient_id: int, data: OverrideCreate,

@@ -39,7 +39,7 @@ from lending.accounts import service as accounts
 from lending.accounts.api import SESSION_COOKIE, role_guard
 from lending.accounts.models import Role, TokenKind
 from lending.loans import service as loans
-from lending.loans.schemas import FoundDevice, LoanCreate, LoseLoan, RenewLoan, ReturnLoan
+from lending.loans.schemas import LoanCreate, LoseLoan, RenewLoan, ReturnLoan
 from lending.printing import service as printing
 from lending.printing.schemas import LabelRequest
 from lending.recipients import service as recipients
@@ -405,13 +405,7 @@ class DevicePages(Controller):
         values = form_fields(data, ("status", "notes"))
         try:
             change = StatusChange.model_validate(values)
-            lost_loan = self._unfound_loss(request, db_session, device)
-            if (change.status == DeviceStatus.awaiting_wipe and lost_loan is not None):
-                # A lost loan's device turning up is recorded on the loan, too.
-                loans.record_found(db_session, lost_loan["id"],
-                                   FoundDevice(notes=change.notes))
-            else:
-                inventory.change_status(db_session, device.asset_tag, change)
+            loans.move_by_hand(db_session, device.asset_tag, change)
         except FORM_ERRORS as error:
             problems = form_problems(error)
         else:
@@ -421,15 +415,6 @@ class DevicePages(Controller):
         return render(request, "confirm_status.html", status_code=409, device=device, to=to,
                       question=MOVES.get(to, ("", ""))[0], button=MOVES.get(to, ("", ""))[1],
                       errors=problems, values=values)
-
-    @staticmethod
-    def _unfound_loss(request: Request, db_session: Session, device: Device
-                      ) -> dict[str, Any] | None:
-        if device.status != DeviceStatus.lost:
-            return None
-        lost = loans.list_loans(db_session, _settings(request).today(), status="lost",
-                                asset_tag=device.asset_tag, limit=1)["items"]
-        return lost[0] if lost and lost[0]["found_at"] is None else None
 
     # -- issuing ------------------------------------------------------------------------------
 

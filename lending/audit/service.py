@@ -176,6 +176,10 @@ def list_entries(session: Session, query: AuditQuery) -> dict[str, Any]:
     entries = session.scalars(
         select(AuditEntry).where(*conditions).order_by(AuditEntry.id.desc())
         .limit(query.limit).offset(query.offset)).all()
+    # The log holds recipients' details too: reading it is itself a logged read.
+    record_list_read(session, "audit", (
+        int(entry.entity_id) for entry in entries
+        if entry.entity == "recipient" and entry.entity_id.isdigit()))
     return {"items": entries, "total": total or 0}
 
 

@@ -7,10 +7,8 @@ from litestar.datastructures import State
 from litestar.params import Parameter
 from sqlmodel import Session
 
-from inventory.models import Device
 from lending.db import MAX_ID
 from lending.loans import service
-from lending.loans.agreement import agreement_pdf
 from lending.loans.schemas import FoundDevice, LoanCreate, LoseLoan, RenewLoan, ReturnLoan
 
 
@@ -77,10 +75,7 @@ class LoanController(Controller):
     @get("/{loan_id:int}/agreement.pdf", sync_to_thread=True, media_type="application/pdf")
     def get_loan_agreement(self, db_session: Session, state: State, loan_id: int
                            ) -> Response[bytes]:
-        loan = service.get_loan(db_session, loan_id)
-        row = service.loan_row(db_session, loan_id, state.settings.today())
-        serial = db_session.get(Device, loan.device_id).serial_number
-        pdf = agreement_pdf(row, state.settings.organisation, serial,
-                            loan.issued_at.astimezone(state.settings.zone).date())
+        pdf = service.agreement_of(db_session, loan_id, state.settings.organisation,
+                                   state.settings.zone, state.settings.today())
         return Response(pdf, media_type="application/pdf", headers={
             "Content-Disposition": f'inline; filename="loan-{loan_id}-agreement.pdf"'})

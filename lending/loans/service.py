@@ -19,6 +19,7 @@ from inventory.models import Device, DeviceKind, DeviceStatus, Location
 from inventory.schemas import StatusChange
 from inventory.service import Conflict, Invalid, NotFound, move_device, normalise_tag
 from lending.accounts.models import User
+from lending.audit.service import record_list_read, record_read
 from lending.db import MAX_ID, row_by_id
 from lending.loans.calendar import is_open, next_open_day
 from lending.loans.models import EligibilityDecision, Loan, LoanStatus
@@ -127,7 +128,23 @@ def list_loans(session: Session, today: date, status: str | None = None,
     total = session.scalar(count.where(*conditions)) or 0
     rows = session.execute(_loan_query().where(*conditions).order_by(Loan.id.desc())
                            .limit(limit).offset(offset)).all()
+    # Each row names its recipient: a read of personal data.
+    record_list_read(session, "loans", (row.recipient_id for row in rows))
     return {"items": [_loan_dict(row, today) for row in rows], "total": total}
+
+
+def agreement_of(session: Session, loan_id: int, organisation: str, zone: ZoneInfo,
+                 today: date) -> bytes:
+    """The signed loan agreement as a PDF; it names the recipient, so reading it is logged."""
+    from lending.loans.agreement import agreement_pdf
+
+    loan = get_loan(session, loan_id)
+    row = loan_row(session, loan_id, today)
+    serial = session.scalar(select(Device.serial_number).where(Device.id == loan.device_id))
+    pdf = agreement_pdf(row, organisation, serial, loan.issued_at.astimezone(zone).date())
+    record_read(session, "recipient", loan.recipient_id, {"what": "agreement",
+                                                          "loan_id": loan.id})
+    return pdf
 
 
 def loans_of(session: Session, recipient_id: int, today: date) -> list[dict[str, Any]]:

@@ -18,7 +18,7 @@ from inventory.models import Device, Location
 from inventory.service import Conflict, Invalid, InventoryError, NotFound, get_location
 from lending.accounts.models import Role, User
 from lending.accounts.service import has_role
-from lending.audit.service import audit_reason, record_read
+from lending.audit.service import audit_reason, record_list_read, record_read
 from lending.db import MAX_ID, row_by_id
 from lending.loans.models import EligibilityDecision, Loan, LoanStatus
 from lending.recipients.models import Recipient, RecipientStatus
@@ -154,7 +154,8 @@ def _as_mobile(text: str) -> str | None:
 def search_recipients(session: Session, q: str | None = None, location: str | None = None,
                       status: RecipientStatus | None = None, limit: int = 50,
                       offset: int = 0) -> dict[str, Any]:
-    """By name (any part), case reference (any part) or mobile (written any way)."""
+    """By name (any part), case reference (any part) or mobile (written any way). Which
+    recipients it showed is written to the audit log (ids only, never the search text)."""
     conditions = []
     if q and q.strip():
         needle = q.strip()
@@ -173,7 +174,10 @@ def search_recipients(session: Session, q: str | None = None, location: str | No
     rows = session.execute(
         select(Recipient, Location.code).join(Location).where(*conditions)
         .order_by(Recipient.name, Recipient.id).limit(limit).offset(offset)).all()
-    return {"items": [recipient_row(session, r, code) for r, code in rows], "total": total}
+    record_list_read(session, "recipients", (r.id for r, _ in rows))
+    # A list shows what picking someone needs: never their answers to the policy.
+    return {"items": [{key: value for key, value in recipient_row(session, r, code).items()
+                       if key != "facts"} for r, code in rows], "total": total}
 
 
 def recipient_detail(session: Session, recipient_id: int, today: date) -> dict[str, Any]:

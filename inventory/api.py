@@ -16,6 +16,7 @@ from sqlmodel import Session
 from inventory import service
 from inventory.models import Device, DeviceKind, DeviceStatus
 from inventory.schemas import (
+    MAX_OFFSET,
     DeviceCreate,
     DeviceFilter,
     DeviceRead,
@@ -60,7 +61,7 @@ class DeviceController(Controller):
         location: str | None = None,
         q: Annotated[str | None, Parameter(max_length=80)] = None,
         limit: Annotated[int, Parameter(ge=1, le=500)] = 50,
-        offset: Annotated[int, Parameter(ge=0)] = 0,
+        offset: Annotated[int, Parameter(ge=0, le=MAX_OFFSET)] = 0,
     ) -> dict[str, Any]:
         return service.list_devices(db_session, DeviceFilter(
             status=status, kind=kind, location=location, q=q, limit=limit, offset=offset))

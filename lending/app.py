@@ -137,6 +137,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             "device_extras": Provide(provide_device_extras, sync_to_thread=False),
             "move_by_hand": Provide(lambda: loans.move_by_hand, sync_to_thread=False),
         },
+        before_request=errors.refuse_nul_characters,
         middleware=[DefineMiddleware(TokenAuthentication, exclude=PUBLIC_PATHS,
                                      exclude_from_auth_key="exclude_from_auth")],
         exception_handlers={

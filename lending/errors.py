@@ -5,10 +5,11 @@ Services raise their own package's errors, each carrying `status_code`, `message
 into responses. A stack trace never reaches a client.
 """
 
+import json
 import logging
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote
 
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
@@ -49,6 +50,43 @@ def _validation_errors(exc: ValidationException) -> list[dict[str, Any]]:
         key = item.get("key") or field or "body"
         errors.append({"field": key, "message": message, "source": item.get("source")})
     return errors
+
+
+def _nul_in(value: Any, path: str) -> str | None:
+    """The dotted path of the first text holding a NUL character, if any."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    items = value.items() if isinstance(value, dict) else enumerate(value) \
+        if isinstance(value, list) else ()
+    for key, item in items:
+        found = _nul_in(item, f"{path}.{key}" if path else str(key))
+        if found:
+            return found
+    return None
+
+
+async def refuse_nul_characters(request: Request) -> Response | None:
+    """No text may hold a NUL character: PostgreSQL cannot store one, and no name, note or
+    identifier needs one. Refused up front (422 naming the field) on every way in."""
+    for name, value in request.query_params.multi_items():
+        if "\x00" in value:
+            return problem(422, f"{name}: text may not contain NUL characters",
+                           [{"field": name, "message": "text may not contain NUL characters"}])
+    if "\x00" in request.url.path:
+        return problem(404, f"nothing is at {request.url.path!r}")
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return None
+    body = await request.body()
+    if b"\x00" not in body and b"\\u0000" not in body:
+        return None
+    field = "body"
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        parsed = parse_qs(body.decode("utf-8", "replace"))
+    field = _nul_in(parsed, "") or field
+    return problem(422, f"{field}: text may not contain NUL characters",
+                   [{"field": field, "message": "text may not contain NUL characters"}])
 
 
 def handle_http(request: Request, exc: HTTPException) -> Response:

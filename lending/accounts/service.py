@@ -14,6 +14,7 @@ from inventory.models import Location
 from inventory.service import Conflict, Invalid, NotFound, get_location
 from lending.accounts.models import ROLE_RANK, Role, Token, TokenKind, User
 from lending.accounts.schemas import UserCreate, UserUpdate
+from lending.db import row_by_id
 
 _hasher = PasswordHasher()
 # How stale last_used_at may be: once a minute is enough to tell a token in use.
@@ -57,7 +58,7 @@ def get_user(session: Session, email: str) -> User:
 
 
 def get_user_by_id(session: Session, user_id: int) -> User:
-    user = session.get(User, user_id)
+    user = row_by_id(session, User, user_id)
     if user is None:
         raise NotFound(f"no account has the id {user_id}", "id")
     return user
@@ -151,7 +152,7 @@ def list_tokens(session: Session, user: User) -> list[Token]:
 
 
 def revoke_token(session: Session, token_id: int, owner: User | None = None) -> Token:
-    token = session.get(Token, token_id)
+    token = row_by_id(session, Token, token_id)
     if token is None or (owner is not None and token.user_id != owner.id):
         raise NotFound(f"no token has the id {token_id}", "id")
     if token.revoked_at is None:

@@ -7,6 +7,7 @@ from litestar.datastructures import State
 from litestar.params import Parameter
 from sqlmodel import Session
 
+from inventory.schemas import MAX_OFFSET
 from lending.db import MAX_ID
 from lending.loans import service
 from lending.loans.schemas import FoundDevice, LoanCreate, LoseLoan, RenewLoan, ReturnLoan
@@ -36,7 +37,7 @@ class LoanController(Controller):
         recipient_id: Annotated[int | None, Parameter(ge=1, le=MAX_ID)] = None,
         asset_tag: Annotated[str | None, Parameter(max_length=20)] = None,
         limit: Annotated[int, Parameter(ge=1, le=500)] = 50,
-        offset: Annotated[int, Parameter(ge=0)] = 0,
+        offset: Annotated[int, Parameter(ge=0, le=MAX_OFFSET)] = 0,
     ) -> dict[str, Any]:
         return service.list_loans(db_session, state.settings.today(), status=status,
                                   recipient_id=recipient_id, asset_tag=asset_tag,

@@ -8,6 +8,7 @@ from litestar.params import Parameter
 from sqlmodel import Session
 
 from eligibility import Kind
+from inventory.schemas import MAX_OFFSET
 from lending.recipients import service
 from lending.recipients.models import RecipientStatus
 from lending.recipients.schemas import (
@@ -36,7 +37,7 @@ class RecipientController(Controller):
         location: Annotated[str | None, Parameter(max_length=16)] = None,
         status: RecipientStatus | None = None,
         limit: Annotated[int, Parameter(ge=1, le=500)] = 50,
-        offset: Annotated[int, Parameter(ge=0)] = 0,
+        offset: Annotated[int, Parameter(ge=0, le=MAX_OFFSET)] = 0,
     ) -> dict[str, Any]:
         return service.search_recipients(db_session, q=q, location=location, status=status,
                                          limit=limit, offset=offset)

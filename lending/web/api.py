@@ -31,7 +31,7 @@ from sqlmodel import Session
 from eligibility import KINDS
 from inventory import service as inventory
 from inventory.models import TRANSITIONS, Device, DeviceKind, DeviceStatus, WipeMethod
-from inventory.schemas import DeviceCreate, DeviceFilter, StatusChange, WipeCreate
+from inventory.schemas import MAX_OFFSET, DeviceCreate, DeviceFilter, StatusChange, WipeCreate
 from inventory.service import ImportRejected, InventoryError, NotFound
 from labels import TEMPLATES
 from lending import errors as api_errors
@@ -148,8 +148,10 @@ def _go(request: Request, url: str, message: str | None = None, kind: str = "suc
 
 
 def _page_number(page: str | None) -> int:
+    """A page number as typed in an address: anything that is not one is the first page,
+    and one past any list (past what a database can count) is the last there could be."""
     try:
-        return max(int(page or 1), 1)
+        return min(max(int(page or 1), 1), MAX_OFFSET // PAGE_SIZE)
     except ValueError:
         return 1
 
@@ -477,7 +479,7 @@ class DevicePages(Controller):
             return _go(request, f"/loans/{row['id']}",
                        f"{row['asset_tag']}{also} lent to {row['recipient_name']}, due back "
                        f"{row['due_on']:%A %-d %B %Y}.")
-        if "recipient_id" in problems and "recipient_id" not in values:
+        if "recipient_id" in problems and not str(values.get("recipient_id", "")).isdigit():
             return _go(request, f"/d/{device.asset_tag}#issue", "Find the recipient first.",
                        "error")
         values["accessories"] = data.get("accessories", "")

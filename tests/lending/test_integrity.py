@@ -16,6 +16,7 @@ from sqlalchemy import select, text
 from lending.app import create_app
 from lending.audit.models import AuditEntry
 from lending.db import make_engine, session_for
+from lending.web.api import CSRF_COOKIE
 from tests.lending.test_loans_helpers import API, issue, make_device, make_recipient
 
 LENDING = str(Path(sys.executable).with_name("lending"))
@@ -232,3 +233,55 @@ def test_reads_answer_while_another_connection_holds_the_write_lock(settings, st
         assert client.get(f"{API}/devices/{tag}", headers=staff).json()["status"] == \
             "available"
     engine.dispose()
+
+
+# --- no request makes a 5xx --------------------------------------------------------------
+
+def test_odd_requests_get_a_4xx_naming_the_field(client, staff, admin, office):
+    huge = str(2**63)
+    for path in ("/api/v1/devices", "/api/v1/recipients", "/api/v1/loans", "/api/v1/audit",
+                 "/api/v1/users"):
+        headers = admin if path.endswith("users") or path.endswith("audit") else staff
+        response = client.get(path, params={"offset": huge}, headers=headers)
+        assert response.status_code == 422, (path, response.text)
+        assert response.json()["errors"][0]["field"] == "offset"
+    for method, path in (("GET", f"/api/v1/users/{huge}/tokens"),
+                         ("PATCH", f"/api/v1/users/{2**40}"),
+                         ("POST", f"/api/v1/users/tokens/{2**40}/revoke")):
+        response = client.request(method, path, json={}, headers=admin)
+        assert response.status_code in (404, 422), (path, response.text)
+
+    for path in ("/api/v1/devices", "/api/v1/recipients/1", "/api/v1/loans"):
+        assert client.options(path).status_code < 500
+
+    assert client.get("/recipients", params={"page": huge}, headers=staff).status_code == 200
+
+    nul = client.post("/api/v1/recipients", json={"name": "A\x00B", "location": office},
+                      headers=staff)
+    assert nul.status_code == 422 and nul.json()["errors"][0]["field"] == "name"
+    assert client.get("/api/v1/devices", params={"q": "a\x00"}, headers=staff).status_code \
+        == 422
+    assert client.get("/api/v1/recipients", headers=staff).json()["total"] == 0
+
+    wide = "kind,make,model,location\nlaptop," + "x" * 140_000 + f",M,{office}\n"
+    imported = client.post("/api/v1/devices/import", content=wide,
+                           headers={**staff, "content-type": "text/csv"})
+    assert imported.status_code == 422 and imported.json()["errors"][0]["field"] == "file"
+    assert client.get("/api/v1/devices", headers=staff).json()["total"] == 0
+
+
+def test_the_issue_form_with_a_recipient_id_that_is_not_a_number(client, staff, office,
+                                                                  engine):
+    from tests.conftest import add_user
+    add_user(engine, "desk@example.org", "staff")
+    client.get("/login")
+    csrf = {"x-csrftoken": client.cookies.get(CSRF_COOKIE)}
+    signed_in = client.post("/login", data={"email": "desk@example.org",
+                                            "password": "correct horse battery"},
+                            headers=csrf, follow_redirects=False)
+    assert signed_in.status_code in (302, 303), signed_in.text
+    tag = make_device(client, staff)
+    for odd in ("abc", "", "-1", str(2**64)):
+        response = client.post(f"/d/{tag}/issue", data={"recipient_id": odd}, headers=csrf,
+                               follow_redirects=False)
+        assert response.status_code < 500, (odd, response.text)

@@ -125,7 +125,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
                         WaitlistController, LabelController],
         guards=[role_guard],
     )
-    return Litestar(
+    app = Litestar(
         lifespan=[run_scheduler] if settings.scheduler == "on" else [],
         route_handlers=[health, api, *route_handlers()],
         template_config=template_config(),
@@ -157,3 +157,15 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         logging_config=None,
         debug=False,
     )
+    document_problems(app)
+    return app
+
+
+def document_problems(app: Litestar) -> None:
+    """Every API operation documents the problem+json answers it may give, so that a
+    client (or a schema-driven test) knows them."""
+    for route in app.routes:
+        if not route.path.startswith("/api/"):
+            continue
+        for handler in getattr(route, "route_handlers", []):
+            handler.responses = {**errors.problem_responses(), **(handler.responses or {})}

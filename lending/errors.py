@@ -13,7 +13,9 @@ from urllib.parse import parse_qs, quote
 
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.response import Redirect
+from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from inventory.schemas import split_field
@@ -22,6 +24,28 @@ from inventory.service import ImportRejected
 log = logging.getLogger("lending")
 
 PROBLEM = "application/problem+json"
+
+
+class Problem(BaseModel):
+    """The body of every error (RFC 9457), as the OpenAPI document describes it."""
+
+    type: str = "about:blank"
+    status: int
+    title: str
+    detail: str
+    errors: list[dict[str, Any]] | None = None
+
+
+# What any API route may answer besides its success: bad input, no or a weak credential, no
+# such thing, a conflict, too large, too many tries, a busy database.
+PROBLEM_STATUSES = (400, 401, 403, 404, 409, 413, 422, 429, 503)
+
+
+def problem_responses() -> dict[int, ResponseSpec]:
+    return {status: ResponseSpec(data_container=Problem, media_type=PROBLEM,
+                                 description=HTTPStatus(status).phrase,
+                                 generate_examples=False)
+            for status in PROBLEM_STATUSES}
 
 
 def problem(status: int, detail: str, errors: list[dict[str, Any]] | None = None,

@@ -1,8 +1,9 @@
 """HTTP routes for locations and devices. Thin: every rule lives in `inventory.service`.
 
-The application provides two dependencies: `db_session` (a session that knows who is
-acting) and `device_extras` (what other packages add to a device's detail: its loan and
-its history), so this package stays ignorant of them.
+The application provides three dependencies: `db_session` (a session that knows who is
+acting), `device_extras` (what other packages add to a device's detail: its loan and
+its history) and `move_by_hand` (a hand move, which must go through a device's loan when it
+has one), so this package stays ignorant of them.
 """
 
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from sqlmodel import Session
 from inventory import service
 from inventory.models import Device, DeviceKind, DeviceStatus
 from inventory.schemas import (
+    MAX_OFFSET,
     DeviceCreate,
     DeviceFilter,
     DeviceRead,
@@ -59,7 +61,7 @@ class DeviceController(Controller):
         location: str | None = None,
         q: Annotated[str | None, Parameter(max_length=80)] = None,
         limit: Annotated[int, Parameter(ge=1, le=500)] = 50,
-        offset: Annotated[int, Parameter(ge=0)] = 0,
+        offset: Annotated[int, Parameter(ge=0, le=MAX_OFFSET)] = 0,
     ) -> dict[str, Any]:
         return service.list_devices(db_session, DeviceFilter(
             status=status, kind=kind, location=location, q=q, limit=limit, offset=offset))
@@ -94,9 +96,10 @@ class DeviceController(Controller):
         return DeviceRead(**service.device_row(db_session, device))
 
     @post("/{asset_tag:str}/status", sync_to_thread=True, status_code=200)
-    def change_device_status(self, db_session: Session, asset_tag: str, data: StatusChange
+    def change_device_status(self, db_session: Session, asset_tag: str, data: StatusChange,
+                             move_by_hand: Callable[[Session, str, StatusChange], Device]
                              ) -> DeviceRead:
-        device = service.change_status(db_session, asset_tag, data)
+        device = move_by_hand(db_session, asset_tag, data)
         return DeviceRead(**service.device_row(db_session, device))
 
     @post("/{asset_tag:str}/wipe", sync_to_thread=True, status_code=200)

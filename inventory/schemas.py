@@ -10,6 +10,10 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 
 from inventory.models import DeviceKind, DeviceStatus, WipeMethod
 
+# The furthest a list may be paged: a database driver overflows past 2**63, and no table
+# here holds more rows than an id can count.
+MAX_OFFSET = 2**31 - 1
+
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 NATIONS = ("ENG", "WLS", "SCT", "NIR")
 
@@ -259,7 +263,7 @@ class DeviceFilter(BaseModel):
     location: str | None = None
     q: str | None = Field(default=None, max_length=80)
     limit: int = Field(default=50, ge=1, le=500)
-    offset: int = Field(default=0, ge=0)
+    offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
 
 
 class ImportResult(BaseModel):

@@ -341,6 +341,9 @@ def change_status(session: Session, asset_tag: str, change: StatusChange) -> Dev
     """A person moving a device by hand (to repair, retired, found): never to available,
     which only a recorded wipe allows."""
     device = get_device(session, asset_tag)
+    if device.status == DeviceStatus.on_loan:
+        raise Conflict(f"device {device.asset_tag} is on loan; only its loan moves it "
+                       "(a return, a loss or a find)", "status")
     if change.status == DeviceStatus.available:
         raise Conflict("a device becomes available only when its wipe is recorded", "status")
     if change.status == DeviceStatus.on_loan:
@@ -416,12 +419,21 @@ IMPORT_COLUMNS = tuple(DeviceCreate.model_fields)
 REQUIRED_COLUMNS = ("kind", "make", "model", "location")
 
 
+def _unreadable(reader: csv.DictReader, error: csv.Error) -> ImportRejected:
+    """A file the csv module cannot read (a field over its 128 KiB limit, say)."""
+    return ImportRejected([{"line": reader.line_num or 1, "field": "file",
+                            "message": f"the file cannot be read as CSV: {error}"}])
+
+
 def import_devices(
     session: Session, text: str, progress: Callable[[int, int], None] | None = None
 ) -> list[str]:
     """Import every row of a CSV file or none: each problem is reported with its line."""
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    header = [name.strip() for name in reader.fieldnames or []]
+    try:
+        header = [name.strip() for name in reader.fieldnames or []]
+    except csv.Error as error:
+        raise _unreadable(reader, error) from error
     unknown = [name for name in header if name not in IMPORT_COLUMNS]
     missing = [name for name in REQUIRED_COLUMNS if name not in header]
     if unknown or missing:
@@ -432,11 +444,14 @@ def import_devices(
             "message": f"{problem}; expected columns: {', '.join(IMPORT_COLUMNS)} "
                        f"(required: {', '.join(REQUIRED_COLUMNS)})"}])
     reader.fieldnames = header
+    try:
+        raw_rows = list(reader)
+    except csv.Error as error:
+        raise _unreadable(reader, error) from error
 
     locations = {loc.code: loc.id for loc in list_locations(session)}
     problems: list[dict[str, Any]] = []
     rows: list[tuple[int, DeviceCreate]] = []
-    raw_rows = list(reader)
     total = len(raw_rows)
     for index, raw in enumerate(raw_rows):
         line = index + 2

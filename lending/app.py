@@ -30,7 +30,11 @@ from lending.accounts.api import (
 from lending.audit import api as audit_api
 from lending.db import database_answers, make_engine, session_for
 from lending.decisions.api import EligibilityController
-from lending.details import provide_device_extras, provide_recipient_detail
+from lending.details import (
+    provide_device_extras,
+    provide_move_by_hand,
+    provide_recipient_detail,
+)
 from lending.loans.api import LoanController
 from lending.pages import csrf_config, html_error, route_handlers, template_config
 from lending.printing.api import LabelController
@@ -40,6 +44,7 @@ from lending.settings import Settings, get_settings
 from lending.waitlist.api import WaitlistController
 
 # Public routes: everything else needs a token or a signed-in browser.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 PUBLIC_PATHS = ["^/health$", "^/schema", "^/login", "^/static/", "^/favicon"]
 
 
@@ -48,9 +53,13 @@ async def provide_db_session(state: State, request: Request) -> AsyncIterator[Se
     # the handlers, so with every worker busy waiting for SQLite's write lock, the session
     # holding that lock could not be closed (a deadlock until busy_timeout). Closed here, on
     # the event loop, it is a quick rollback that never waits for a worker.
+    # A safe method reads in a deferred transaction, which never waits behind SQLite's write
+    # lock (a long import holds it); whatever such a request writes (an audit entry of a
+    # read) goes in a transaction of its own, started by the write.
     user = request.scope.get("user")
     with session_for(state.engine, actor=getattr(user, "email", None),
-                     actor_id=getattr(user, "id", None)) as session:
+                     actor_id=getattr(user, "id", None),
+                     read_only=request.method in SAFE_METHODS) as session:
         yield session
 
 
@@ -91,7 +100,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     settings = settings or get_settings()
     # Loaded once: a bad policy stops start-up here, naming the line and key at fault.
     policy = load_policy(settings.policy_file or None)
-    engine = engine or make_engine(settings.database_url)
+    engine = engine or make_engine(settings.database_url,
+                                   write_wait_seconds=settings.write_wait_seconds)
     api = Router(
         path="/api/v1",
         route_handlers=[LocationController, DeviceController, UserController, MeController,
@@ -100,7 +110,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
                         WaitlistController, LabelController],
         guards=[role_guard],
     )
-    return Litestar(
+    app = Litestar(
         lifespan=[run_scheduler] if settings.scheduler == "on" else [],
         route_handlers=[health, api, *route_handlers()],
         template_config=template_config(),
@@ -111,7 +121,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             "db_session": Provide(provide_db_session),
             "device_extras": Provide(provide_device_extras, sync_to_thread=False),
             "recipient_detail": Provide(provide_recipient_detail, sync_to_thread=False),
+            "move_by_hand": Provide(provide_move_by_hand, sync_to_thread=False),
         },
+        before_request=errors.refuse_nul_characters,
         middleware=[DefineMiddleware(TokenAuthentication, exclude=PUBLIC_PATHS,
                                      exclude_from_auth_key="exclude_from_auth")],
         exception_handlers={
@@ -131,3 +143,15 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         logging_config=None,
         debug=False,
     )
+    document_problems(app)
+    return app
+
+
+def document_problems(app: Litestar) -> None:
+    """Every API operation documents the problem+json answers it may give, so that a
+    client (or a schema-driven test) knows them."""
+    for route in app.routes:
+        if not route.path.startswith("/api/"):
+            continue
+        for handler in getattr(route, "route_handlers", []):
+            handler.responses = {**errors.problem_responses(), **(handler.responses or {})}

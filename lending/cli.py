@@ -73,6 +73,28 @@ def main() -> None:
     """Lend devices and data to people shut out of the digital world."""
 
 
+class PathOnly:
+    """Keeps query strings (search text: names, mobiles) out of the access log."""
+
+    def filter(self, record) -> bool:
+        if isinstance(record.args, tuple) and len(record.args) >= 3:
+            args = list(record.args)
+            args[2] = str(args[2]).split("?", 1)[0]
+            record.args = tuple(args)
+        return True
+
+
+def access_log_config() -> dict:
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config.setdefault("filters", {})["path_only"] = {"()": PathOnly}
+    config["handlers"]["access"]["filters"] = ["path_only"]
+    return config
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
@@ -93,7 +115,8 @@ def serve(host: str, port: int) -> None:
         raise UserError(f"the eligibility policy cannot be used: {error}") from error
     out.print(f"Serving on [bold]http://{host}:{port}[/bold]  (API under /api/v1, "
               f"docs at /schema)")
-    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=True)
+    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=True,
+                log_config=access_log_config())
 
 
 @main.group()
@@ -243,6 +266,21 @@ def labels(tags: tuple[str, ...], unlabelled: bool, template: str, start: int, a
     output.write_bytes(pdf)
     what = "alignment page" if alignment else f"{count} label(s)"
     out.print(f"wrote {what} on {template} to {output}")
+
+
+@main.command()
+def check() -> None:
+    """List every device whose status disagrees with its loans; exit 1 if there is any."""
+    from lending.db import session_for
+    from lending.loans.service import status_disagreements
+
+    with session_for(_engine(), actor="cli", read_only=True) as session:
+        problems = status_disagreements(session)
+    for problem in problems:
+        click.echo(f"{problem['asset_tag']}: {problem['problem']}")
+    if problems:
+        raise UserError(f"{len(problems)} device(s) disagree with their loans")
+    out.print("every device's status agrees with its loans")
 
 
 @main.command()

@@ -18,6 +18,9 @@ from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.types import DateTime
 from sqlmodel import Session
 
+# The audit listeners: registered wherever a session can be made, so that no way in (a
+# request, a command, the scheduler) can change data unaudited.
+import lending.audit.service  # noqa: F401
 from inventory.service import Invalid, NotFound
 
 
@@ -52,10 +55,15 @@ def database_url(raw: str) -> str:
     return url.render_as_string(hide_password=False)
 
 
-def make_engine(raw_url: str, **options) -> Engine:
+def make_engine(raw_url: str, write_wait_seconds: float = 30, **options) -> Engine:
+    """`write_wait_seconds`: how long a change waits for SQLite's write lock before it is
+    refused (the request answers 503 with Retry-After). Bound parameters (names, mobiles)
+    are never written into a logged database error."""
     url = database_url(raw_url)
+    options.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
+        engine = create_engine(url, connect_args={"check_same_thread": False,
+                                                  "timeout": write_wait_seconds},
                                **options)
         engine.dialect.colspecs = {**engine.dialect.colspecs, DateTime: AwareSQLiteDateTime}
 
@@ -65,7 +73,7 @@ def make_engine(raw_url: str, **options) -> Engine:
             dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA busy_timeout={int(write_wait_seconds * 1000)}")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
@@ -139,7 +147,7 @@ def _forget_on_commit(session: OrmSession, _previous_transaction) -> None:
 
 def database_answers(engine: Engine) -> bool:
     try:
-        with engine.connect() as connection:
+        with engine.execution_options(read_only=True).connect() as connection:
             connection.execute(text("SELECT 1"))
         return True
     except Exception:

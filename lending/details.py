@@ -52,3 +52,9 @@ def provide_device_extras(state: State) -> Any:
 
 def provide_recipient_detail(state: State) -> Any:
     return recipient_detail
+
+
+def provide_move_by_hand(state: State) -> Any:
+    """A device's status changed by hand goes through its loan when it has one (inventory's
+    controller cannot know of loans)."""
+    return loans.move_by_hand

@@ -5,14 +5,17 @@ Services raise their own package's errors, each carrying `status_code`, `message
 into responses. A stack trace never reaches a client.
 """
 
+import json
 import logging
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote
 
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.response import Redirect
+from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from inventory.schemas import split_field
@@ -21,6 +24,28 @@ from inventory.service import ImportRejected
 log = logging.getLogger("lending")
 
 PROBLEM = "application/problem+json"
+
+
+class Problem(BaseModel):
+    """The body of every error (RFC 9457), as the OpenAPI document describes it."""
+
+    type: str = "about:blank"
+    status: int
+    title: str
+    detail: str
+    errors: list[dict[str, Any]] | None = None
+
+
+# What any API route may answer besides its success: bad input, no or a weak credential, no
+# such thing, a conflict, too large, too many tries, a busy database.
+PROBLEM_STATUSES = (400, 401, 403, 404, 409, 413, 422, 429, 503)
+
+
+def problem_responses() -> dict[int, ResponseSpec]:
+    return {status: ResponseSpec(data_container=Problem, media_type=PROBLEM,
+                                 description=HTTPStatus(status).phrase,
+                                 generate_examples=False)
+            for status in PROBLEM_STATUSES}
 
 
 def problem(status: int, detail: str, errors: list[dict[str, Any]] | None = None,
@@ -49,6 +74,43 @@ def _validation_errors(exc: ValidationException) -> list[dict[str, Any]]:
         key = item.get("key") or field or "body"
         errors.append({"field": key, "message": message, "source": item.get("source")})
     return errors
+
+
+def _nul_in(value: Any, path: str) -> str | None:
+    """The dotted path of the first text holding a NUL character, if any."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    items = value.items() if isinstance(value, dict) else enumerate(value) \
+        if isinstance(value, list) else ()
+    for key, item in items:
+        found = _nul_in(item, f"{path}.{key}" if path else str(key))
+        if found:
+            return found
+    return None
+
+
+async def refuse_nul_characters(request: Request) -> Response | None:
+    """No text may hold a NUL character: PostgreSQL cannot store one, and no name, note or
+    identifier needs one. Refused up front (422 naming the field) on every way in."""
+    for name, value in request.query_params.multi_items():
+        if "\x00" in value:
+            return problem(422, f"{name}: text may not contain NUL characters",
+                           [{"field": name, "message": "text may not contain NUL characters"}])
+    if "\x00" in request.url.path:
+        return problem(404, f"nothing is at {request.url.path!r}")
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return None
+    body = await request.body()
+    if b"\x00" not in body and b"\\u0000" not in body:
+        return None
+    field = "body"
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        parsed = parse_qs(body.decode("utf-8", "replace"))
+    field = _nul_in(parsed, "") or field
+    return problem(422, f"{field}: text may not contain NUL characters",
+                   [{"field": field, "message": "text may not contain NUL characters"}])
 
 
 def handle_http(request: Request, exc: HTTPException) -> Response:
@@ -101,7 +163,13 @@ def handle_integrity(_: Request, exc: IntegrityError) -> Response:
 
 def handle_unexpected(request: Request, exc: Exception) -> Response:
     if isinstance(exc, OperationalError):
-        log.error("database unavailable on %s %s: %s", request.method, request.url.path, exc)
-        return problem(503, "the database is not answering; try again shortly")
+        # The first line only: the rest is the statement, which may quote personal data.
+        first = str(exc.orig).splitlines()[0] if exc.orig else type(exc).__name__
+        log.error("database unavailable on %s %s: %s", request.method, request.url.path,
+                  first)
+        busy = "locked" in first or "busy" in first
+        return problem(503, "the database is busy with another change; try again shortly"
+                       if busy else "the database is not answering; try again shortly",
+                       headers={"Retry-After": "5" if busy else "30"})
     log.exception("unexpected error on %s %s", request.method, request.url.path)
     return problem(500, "something went wrong on our side; it has been logged")

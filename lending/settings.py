@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     # another instance takes effect within this many seconds (0: look up every request).
     auth_cache_seconds: float = 5.0
     max_labels_per_request: int = 2000
+    # How long a change waits for SQLite's write lock (held by a long import, say) before
+    # it answers 503 with Retry-After; reads never wait for it.
+    write_wait_seconds: float = 10.0
     # Per-template printer calibration, e.g. LENDING_LABEL_OFFSETS='{"avery-l7160": [0.5, -1]}'
     label_offsets: dict[str, tuple[float, float]] = {}
 

@@ -3,7 +3,7 @@ role lets them do, and the admin routes for users and tokens."""
 
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import anyio
 from litestar import Controller, Request, get, patch, post
@@ -11,8 +11,10 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
+from litestar.params import Parameter
 from sqlmodel import Session
 
+from inventory.schemas import MAX_OFFSET
 from lending.accounts import service
 from lending.accounts.models import Role, Token, User
 from lending.accounts.schemas import (
@@ -113,7 +115,9 @@ class TokenAuthentication(AbstractAuthenticationMiddleware):
 
 def role_guard(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
     """A route names the least role it needs in its `opt`; staff is the default."""
-    if handler.opt.get("exclude_from_auth"):
+    if handler.opt.get("exclude_from_auth") or connection.scope.get("method") == "OPTIONS":
+        # CORS preflights and OPTIONS carry no credentials: the framework's own answer
+        # (which methods the route allows) reveals nothing and changes nothing.
         return
     needed = Role(handler.opt.get("role", Role.staff))
     user: User = connection.user
@@ -128,10 +132,11 @@ class UserController(Controller):
     opt = {"role": Role.admin}
 
     @get("/", sync_to_thread=True)
-    def list_users(self, db_session: Session, limit: int = 50, offset: int = 0
+    def list_users(self, db_session: Session,
+                   limit: Annotated[int, Parameter(ge=1, le=500)] = 50,
+                   offset: Annotated[int, Parameter(ge=0, le=MAX_OFFSET)] = 0
                    ) -> dict[str, Any]:
-        return service.list_users(db_session, limit=min(max(limit, 1), 500),
-                                  offset=max(offset, 0))
+        return service.list_users(db_session, limit=limit, offset=offset)
 
     @post("/", sync_to_thread=True)
     def create_user(self, db_session: Session, data: UserCreate) -> UserRead:

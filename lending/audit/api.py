@@ -5,6 +5,7 @@ from litestar import Controller, get
 from litestar.params import Parameter
 from sqlmodel import Session
 
+from inventory.schemas import MAX_OFFSET
 from lending.audit import service
 from lending.audit.schemas import AuditEntryRead, AuditQuery
 
@@ -24,7 +25,7 @@ class AuditController(Controller):
         since: datetime | None = None,
         until: datetime | None = None,
         limit: Annotated[int, Parameter(ge=1, le=500)] = 50,
-        offset: Annotated[int, Parameter(ge=0)] = 0,
+        offset: Annotated[int, Parameter(ge=0, le=MAX_OFFSET)] = 0,
     ) -> dict[str, Any]:
         page = service.list_entries(db_session, AuditQuery(
             entity=entity, entity_id=entity_id, actor=actor, since=since, until=until,

@@ -3,6 +3,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from inventory.schemas import MAX_OFFSET
+
 
 class AuditQuery(BaseModel):
     entity: str | None = Field(default=None, max_length=40)
@@ -11,7 +13,7 @@ class AuditQuery(BaseModel):
     since: datetime | None = None
     until: datetime | None = None
     limit: int = Field(default=50, ge=1, le=500)
-    offset: int = Field(default=0, ge=0)
+    offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
 
 
 class AuditEntryRead(BaseModel):

@@ -3,7 +3,9 @@
 One listener sees every flush of every session, so no service can forget to audit: it
 records creations, updates (changed fields only, before and after) and deletions, and the
 bulk writes a service announces in `session.info["audit_bulk"]`. The actor comes from
-`session.info["actor"]`, set where the session is made.
+`session.info["actor"]`, set where the session is made; a written reason a service was
+given (`audit_reason`) goes into every entry of that transaction. `lending.db` imports this
+module, so the listeners are in place wherever a session is made.
 """
 
 import re
@@ -57,6 +59,16 @@ def _entry(session: OrmSession, entity: str, entity_id: Any, action: str,
     }
 
 
+def audit_reason(session: Session, reason: str) -> None:
+    """The written reason for this transaction's changes, kept in each of their entries."""
+    session.info["audit_reason"] = reason
+
+
+def _with_reason(session: OrmSession, changes: dict[str, Any]) -> dict[str, Any]:
+    reason = session.info.get("audit_reason")
+    return {**changes, "reason": reason} if reason else changes
+
+
 def _changes_of(state) -> dict[str, list[Any]]:
     changes = {}
     for attribute in state.mapper.column_attrs:
@@ -91,7 +103,7 @@ def _record_flush(session: OrmSession, _context) -> None:
         if isinstance(obj, AuditEntry):
             continue
         rows.append(_entry(session, entity_name(type(obj)), _primary_key(obj), "create",
-                           {"after": _columns_of(obj)}))
+                           _with_reason(session, {"after": _columns_of(obj)})))
     for obj in session.dirty:
         if isinstance(obj, AuditEntry) or not session.is_modified(obj):
             continue
@@ -99,10 +111,10 @@ def _record_flush(session: OrmSession, _context) -> None:
         if changes:
             action = "status" if "status" in changes else "update"
             rows.append(_entry(session, entity_name(type(obj)), _primary_key(obj), action,
-                               changes))
+                               _with_reason(session, changes)))
     for obj in session.deleted:
         rows.append(_entry(session, entity_name(type(obj)), _primary_key(obj), "delete",
-                           {"before": _columns_of(obj)}))
+                           _with_reason(session, {"before": _columns_of(obj)})))
     if rows:
         session.connection().execute(insert(AuditEntry), rows)
 
@@ -118,15 +130,34 @@ def _record_bulk(session: OrmSession) -> None:
             for entity, entity_id, action, values in announced])
 
 
+@event.listens_for(OrmSession, "after_commit")
+def _forget_reason(session: OrmSession) -> None:
+    session.info.pop("audit_reason", None)
+
+
 @event.listens_for(OrmSession, "after_rollback")
 def _forget_bulk(session: OrmSession) -> None:
     session.info.pop("audit_bulk", None)
+    session.info.pop("audit_reason", None)
 
 
-def record_read(session: Session, entity: str, entity_id: Any) -> None:
-    """Reading personal data is logged too (UK GDPR accountability)."""
-    session.add(AuditEntry(**_entry(session, entity, entity_id, "read", {})))
+def record_read(session: Session, entity: str, entity_id: Any,
+                changes: dict[str, Any] | None = None) -> None:
+    """Reading personal data is logged too (UK GDPR accountability).
+
+    The read's own transaction ends first, so that the entry is written in a transaction
+    of its own that starts with the write: on SQLite a read transaction that later writes
+    could be refused the lock, and a read must not have waited for it up front.
+    """
     session.commit()
+    session.add(AuditEntry(**_entry(session, entity, entity_id, "read", changes or {})))
+    session.commit()
+
+
+def record_list_read(session: Session, what: str, recipient_ids: Any) -> None:
+    """One entry for a list or search that showed recipients: which ones, by id only."""
+    ids = sorted({int(i) for i in recipient_ids if i is not None})
+    record_read(session, "recipient", "list", {"what": what, "recipient_ids": ids})
 
 
 def list_entries(session: Session, query: AuditQuery) -> dict[str, Any]:
@@ -145,6 +176,10 @@ def list_entries(session: Session, query: AuditQuery) -> dict[str, Any]:
     entries = session.scalars(
         select(AuditEntry).where(*conditions).order_by(AuditEntry.id.desc())
         .limit(query.limit).offset(query.offset)).all()
+    # The log holds recipients' details too: reading it is itself a logged read.
+    record_list_read(session, "audit", (
+        int(entry.entity_id) for entry in entries
+        if entry.entity == "recipient" and entry.entity_id.isdigit()))
     return {"items": entries, "total": total or 0}
 
 

@@ -7,10 +7,9 @@ from litestar.datastructures import State
 from litestar.params import Parameter
 from sqlmodel import Session
 
-from inventory.models import Device
+from inventory.schemas import MAX_OFFSET
 from lending.db import MAX_ID
 from lending.loans import service
-from lending.loans.agreement import agreement_pdf
 from lending.loans.schemas import FoundDevice, LoanCreate, LoseLoan, RenewLoan, ReturnLoan
 
 
@@ -38,7 +37,7 @@ class LoanController(Controller):
         recipient_id: Annotated[int | None, Parameter(ge=1, le=MAX_ID)] = None,
         asset_tag: Annotated[str | None, Parameter(max_length=20)] = None,
         limit: Annotated[int, Parameter(ge=1, le=500)] = 50,
-        offset: Annotated[int, Parameter(ge=0)] = 0,
+        offset: Annotated[int, Parameter(ge=0, le=MAX_OFFSET)] = 0,
     ) -> dict[str, Any]:
         return service.list_loans(db_session, state.settings.today(), status=status,
                                   recipient_id=recipient_id, asset_tag=asset_tag,
@@ -77,10 +76,7 @@ class LoanController(Controller):
     @get("/{loan_id:int}/agreement.pdf", sync_to_thread=True, media_type="application/pdf")
     def get_loan_agreement(self, db_session: Session, state: State, loan_id: int
                            ) -> Response[bytes]:
-        loan = service.get_loan(db_session, loan_id)
-        row = service.loan_row(db_session, loan_id, state.settings.today())
-        serial = db_session.get(Device, loan.device_id).serial_number
-        pdf = agreement_pdf(row, state.settings.organisation, serial,
-                            loan.issued_at.astimezone(state.settings.zone).date())
+        pdf = service.agreement_of(db_session, loan_id, state.settings.organisation,
+                                   state.settings.zone, state.settings.today())
         return Response(pdf, media_type="application/pdf", headers={
             "Content-Disposition": f'inline; filename="loan-{loan_id}-agreement.pdf"'})

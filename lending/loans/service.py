@@ -14,10 +14,13 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session
 
 from eligibility import Policy
+from inventory import service as inventory
 from inventory.models import Device, DeviceKind, DeviceStatus, Location
+from inventory.schemas import StatusChange
 from inventory.service import Conflict, Invalid, NotFound, move_device, normalise_tag
 from lending.accounts.models import User
 from lending.accounts.service import require_manager
+from lending.audit.service import record_list_read, record_read
 from lending.db import MAX_ID, get_row
 from lending.decisions.models import EligibilityDecision
 from lending.decisions.service import (
@@ -130,7 +133,23 @@ def list_loans(session: Session, today: date, status: str | None = None,
     total = session.scalar(count.where(*conditions)) or 0
     rows = session.execute(_loan_query().where(*conditions).order_by(Loan.id.desc())
                            .limit(limit).offset(offset)).all()
+    # Each row names its recipient: a read of personal data.
+    record_list_read(session, "loans", (row.recipient_id for row in rows))
     return {"items": [_loan_dict(row, today) for row in rows], "total": total}
+
+
+def agreement_of(session: Session, loan_id: int, organisation: str, zone: ZoneInfo,
+                 today: date) -> bytes:
+    """The signed loan agreement as a PDF; it names the recipient, so reading it is logged."""
+    from lending.loans.agreement import agreement_pdf
+
+    loan = get_loan(session, loan_id)
+    row = loan_row(session, loan_id, today)
+    serial = session.scalar(select(Device.serial_number).where(Device.id == loan.device_id))
+    pdf = agreement_pdf(row, organisation, serial, loan.issued_at.astimezone(zone).date())
+    record_read(session, "recipient", loan.recipient_id, {"what": "agreement",
+                                                          "loan_id": loan.id})
+    return pdf
 
 
 def loans_of(session: Session, recipient_id: int, today: date) -> list[dict[str, Any]]:
@@ -433,3 +452,47 @@ def record_found(session: Session, loan_id: int, data: FoundDevice,
 def decisions_for_loan(session: Session, loan_id: int) -> list[EligibilityDecision]:
     return list(session.scalars(select(EligibilityDecision).where(and_(
         EligibilityDecision.loan_id == loan_id, EligibilityDecision.purpose == "issue"))))
+
+
+# --- hand moves and the consistency check -------------------------------------------------
+
+def move_by_hand(session: Session, asset_tag: str, change: StatusChange) -> Device:
+    """A person moving a device by hand (to repair, retired, found). A device on loan moves
+    only through its loan (a return, a loss or a find): anything else is a 409 naming the
+    loan. A lost device reported as found is recorded on its loan too."""
+    device = inventory.get_device(session, asset_tag)
+    if device.status == DeviceStatus.on_loan:
+        loan_id = session.scalar(select(Loan.id).where(
+            Loan.device_id == device.id, Loan.status == LoanStatus.active.value))
+        act_on = (f"record its return or loss on loan {loan_id} (/loans/{loan_id}/return, "
+                  f"/loans/{loan_id}/lost)" if loan_id else "run `lending check`")
+        raise Conflict(f"device {device.asset_tag} is on loan; only its loan moves it: "
+                       f"{act_on}", "status")
+    if device.status == DeviceStatus.lost and change.status == DeviceStatus.awaiting_wipe:
+        lost_loan = session.scalar(
+            select(Loan.id).where(Loan.device_id == device.id,
+                                  Loan.status == LoanStatus.lost.value,
+                                  Loan.found_at.is_(None))
+            .order_by(Loan.id.desc()).limit(1))
+        if lost_loan is not None:
+            record_found(session, lost_loan, FoundDevice(notes=change.notes or ""))
+            return inventory.get_device(session, asset_tag)
+    return inventory.change_status(session, asset_tag, change)
+
+
+def status_disagreements(session: Session) -> list[dict[str, Any]]:
+    """Every device whose status disagrees with its loans: on loan without an active loan,
+    or with an active loan while not on loan."""
+    active = (select(Loan.device_id, Loan.id.label("loan_id"))
+              .where(Loan.status == LoanStatus.active.value).subquery())
+    rows = session.execute(
+        select(Device.asset_tag, Device.status, active.c.loan_id)
+        .outerjoin(active, active.c.device_id == Device.id)
+        .where(((Device.status == DeviceStatus.on_loan.value) & active.c.loan_id.is_(None))
+               | ((Device.status != DeviceStatus.on_loan.value)
+                  & active.c.loan_id.is_not(None)))
+        .order_by(Device.asset_tag)).all()
+    return [{"asset_tag": tag, "status": status, "active_loan": loan_id,
+             "problem": ("on loan, but no loan of it is active" if loan_id is None else
+                         f"{status}, but loan {loan_id} of it is active")}
+            for tag, status, loan_id in rows]

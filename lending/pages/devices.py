@@ -13,7 +13,6 @@ from inventory.models import TRANSITIONS, Device, DeviceStatus
 from inventory.schemas import DeviceCreate, DeviceFilter, StatusChange, WipeCreate
 from inventory.service import ImportRejected, NotFound
 from lending.loans import service as loans
-from lending.loans.schemas import FoundDevice
 from lending.pages.forms import (
     FORM_ERRORS,
     form_fields,
@@ -30,7 +29,6 @@ from lending.pages.rendering import (
     page_number,
     pagination,
     render,
-    settings_of,
 )
 from lending.pages.wording import (
     DEVICE_FORM_FIELDS,
@@ -177,13 +175,7 @@ class DevicePages(Controller):
         values = form_fields(data, ("status", "notes"))
         try:
             change = StatusChange.model_validate(values)
-            lost_loan = self._unfound_loss(request, db_session, device)
-            if (change.status == DeviceStatus.awaiting_wipe and lost_loan is not None):
-                # A lost loan's device turning up is recorded on the loan, too.
-                loans.record_found(db_session, lost_loan["id"],
-                                   FoundDevice(notes=change.notes))
-            else:
-                inventory.change_status(db_session, device.asset_tag, change)
+            loans.move_by_hand(db_session, device.asset_tag, change)
         except FORM_ERRORS as error:
             problems = form_problems(error)
         else:
@@ -193,14 +185,5 @@ class DevicePages(Controller):
         return render(request, "confirm_status.html", status_code=409, device=device, to=to,
                       question=MOVES.get(to, ("", ""))[0], button=MOVES.get(to, ("", ""))[1],
                       errors=problems, values=values)
-
-    @staticmethod
-    def _unfound_loss(request: Request, db_session: Session, device: Device
-                      ) -> dict[str, Any] | None:
-        if device.status != DeviceStatus.lost:
-            return None
-        lost = loans.list_loans(db_session, settings_of(request).today(), status="lost",
-                                asset_tag=device.asset_tag, limit=1)["items"]
-        return lost[0] if lost and lost[0]["found_at"] is None else None
 
     # -- issuing ------------------------------------------------------------------------------

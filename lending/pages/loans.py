@@ -99,7 +99,7 @@ class IssuePages(Controller):
             return go_to(request, f"/loans/{row['id']}",
                        f"{row['asset_tag']}{also} lent to {row['recipient_name']}, due back "
                        f"{row['due_on']:%A %-d %B %Y}.")
-        if "recipient_id" in problems and "recipient_id" not in values:
+        if "recipient_id" in problems and not str(values.get("recipient_id", "")).isdigit():
             return go_to(request, f"/d/{device.asset_tag}#issue", "Find the recipient first.",
                        "error")
         values["accessories"] = data.get("accessories", "")

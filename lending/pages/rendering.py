@@ -23,6 +23,7 @@ from sqlmodel import Session
 
 from inventory import service as inventory
 from inventory.models import DeviceKind, DeviceStatus
+from inventory.schemas import MAX_OFFSET
 from inventory.service import InventoryError
 from lending import errors as api_errors
 from lending.accounts import service as accounts
@@ -96,8 +97,10 @@ def go_to(request: Request, url: str, message: str | None = None, kind: str = "s
 
 
 def page_number(page: str | None) -> int:
+    """A page number as typed in an address: anything that is not one is the first page,
+    and one past any list (past what a database can count) is the last there could be."""
     try:
-        return max(int(page or 1), 1)
+        return min(max(int(page or 1), 1), MAX_OFFSET // PAGE_SIZE)
     except ValueError:
         return 1
 

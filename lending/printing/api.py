@@ -28,14 +28,14 @@ class LabelController(Controller):
         return Response(service.alignment_page(request.app.state.settings, template),
                         media_type="application/pdf")
 
-    @get("/devices/{asset_tag:str}/qr.svg", sync_to_thread=True)
+    @get("/devices/{asset_tag:str}/qr.svg", sync_to_thread=True, media_type="image/svg+xml")
     def device_qr_svg(self, db_session: Session, request: Request, asset_tag: str
                       ) -> Response[str]:
         device = get_device(db_session, asset_tag)
         return Response(service.device_qr_svg(request.app.state.settings, device.asset_tag),
                         media_type="image/svg+xml")
 
-    @get("/devices/{asset_tag:str}/qr.png", sync_to_thread=True)
+    @get("/devices/{asset_tag:str}/qr.png", sync_to_thread=True, media_type="image/png")
     def device_qr_png(self, db_session: Session, request: Request, asset_tag: str
                       ) -> Response[bytes]:
         device = get_device(db_session, asset_tag)

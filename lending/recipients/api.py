@@ -4,11 +4,12 @@ from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any
 
-from litestar import Controller, get, patch, post
+from litestar import Controller, Request, get, patch, post
 from litestar.datastructures import State
 from litestar.params import Parameter
 from sqlmodel import Session
 
+from inventory.schemas import MAX_OFFSET
 from lending.recipients import service
 from lending.recipients.models import RecipientStatus
 from lending.recipients.schemas import (
@@ -36,7 +37,7 @@ class RecipientController(Controller):
         location: Annotated[str | None, Parameter(max_length=16)] = None,
         status: RecipientStatus | None = None,
         limit: Annotated[int, Parameter(ge=1, le=500)] = 50,
-        offset: Annotated[int, Parameter(ge=0)] = 0,
+        offset: Annotated[int, Parameter(ge=0, le=MAX_OFFSET)] = 0,
     ) -> dict[str, Any]:
         return service.search_recipients(db_session, q=q, location=location, status=status,
                                          limit=limit, offset=offset)
@@ -48,7 +49,8 @@ class RecipientController(Controller):
         return recipient_detail(db_session, recipient_id, state.settings.today())
 
     @patch("/{recipient_id:int}", sync_to_thread=True)
-    def update_recipient(self, db_session: Session, state: State, recipient_id: int,
-                         data: RecipientUpdate) -> RecipientRead:
-        recipient = service.update_recipient(db_session, recipient_id, data, state.policy)
+    def update_recipient(self, db_session: Session, state: State, request: Request,
+                         recipient_id: int, data: RecipientUpdate) -> RecipientRead:
+        recipient = service.update_recipient(db_session, recipient_id, data, state.policy,
+                                             request.user)
         return RecipientRead(**service.recipient_row(db_session, recipient))

@@ -44,8 +44,11 @@ class RecipientUpdate(BaseModel):
     sms_opt_out: bool | None = None
     status: RecipientStatus | None = None
     facts: dict[str, Any] | None = None
+    reason: str | None = Field(
+        default=None, max_length=2000,
+        description="why; required (from a manager) to clear device_restriction or reopen")
 
-    _blanks = field_validator("mobile", "reference", mode="before")(_blank_to_none)
+    _blanks = field_validator("mobile", "reference", "reason", mode="before")(_blank_to_none)
 
 
 class RecipientRead(BaseModel):

@@ -12,6 +12,9 @@ from sqlmodel import Session
 from eligibility import FactsError, Policy, check_facts
 from inventory.models import Location
 from inventory.service import Invalid, get_location
+from lending.accounts.models import User
+from lending.accounts.service import require_manager
+from lending.audit.service import audit_reason, record_list_read
 from lending.db import get_row
 from lending.recipients.models import Recipient, RecipientStatus
 from lending.recipients.schemas import RecipientCreate, RecipientUpdate
@@ -57,13 +60,35 @@ def get_recipient(session: Session, recipient_id: int, field: str = "id",
     return get_row(session, Recipient, recipient_id, "recipient", field, lock)
 
 
+def _lifts_safeguard(recipient: Recipient, data: RecipientUpdate) -> str | None:
+    """What, if anything, this update lifts that only a manager may: a licence condition's
+    stop on devices, or a closed record's closure."""
+    sent = data.model_fields_set
+    if "device_restriction" in sent and recipient.device_restriction \
+            and data.device_restriction is False:
+        return "clearing a device restriction"
+    if "status" in sent and recipient.status == RecipientStatus.closed \
+            and data.status == RecipientStatus.active:
+        return "reopening a closed record"
+    return None
+
+
 def update_recipient(session: Session, recipient_id: int, data: RecipientUpdate,
-                     policy: Policy) -> Recipient:
-    recipient = get_recipient(session, recipient_id)
+                     policy: Policy, actor: User | None = None) -> Recipient:
+    """A partial update. Setting a restriction is anyone's to do; clearing one, or reopening
+    a closed record, needs a manager and a written reason, which the audit log keeps."""
+    recipient = get_recipient(session, recipient_id, lock=True)
     sent = data.model_fields_set
     for required in ("name", "language", "device_restriction", "sms_opt_out", "status"):
         if required in sent and getattr(data, required) is None:
             raise Invalid(f"{required} cannot be empty", required)
+    lifted = _lifts_safeguard(recipient, data)
+    if lifted:
+        require_manager(actor, lifted, field="reason")
+        if not data.reason:
+            raise Invalid(f"{lifted} needs a written reason", "reason")
+    if data.reason:
+        audit_reason(session, data.reason)
     if "facts" in sent and data.facts is not None:
         merged = dict(recipient.facts)
         for fact, answer in data.facts.items():
@@ -99,7 +124,8 @@ def _as_mobile(text: str) -> str | None:
 def search_recipients(session: Session, q: str | None = None, location: str | None = None,
                       status: RecipientStatus | None = None, limit: int = 50,
                       offset: int = 0) -> dict[str, Any]:
-    """By name (any part), case reference (any part) or mobile (written any way)."""
+    """By name (any part), case reference (any part) or mobile (written any way). Which
+    recipients it showed is written to the audit log (ids only, never the search text)."""
     conditions = []
     if q and q.strip():
         needle = q.strip()
@@ -118,4 +144,8 @@ def search_recipients(session: Session, q: str | None = None, location: str | No
     rows = session.execute(
         select(Recipient, Location.code).join(Location).where(*conditions)
         .order_by(Recipient.name, Recipient.id).limit(limit).offset(offset)).all()
-    return {"items": [recipient_row(session, r, code) for r, code in rows], "total": total}
+    record_list_read(session, "recipients", (r.id for r, _ in rows))
+    # A list shows what picking someone needs: never their answers to the policy.
+    return {"items": [{key: value for key, value in recipient_row(session, r, code).items()
+                       if key != "facts"} for r, code in rows], "total": total}
+

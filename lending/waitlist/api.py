@@ -8,6 +8,7 @@ from litestar.params import Parameter
 from sqlmodel import Session
 
 from eligibility import Kind
+from inventory.schemas import MAX_OFFSET
 from lending.db import MAX_ID
 from lending.waitlist import service
 from lending.waitlist.models import RequestStatus
@@ -33,7 +34,7 @@ class WaitlistController(Controller):
         status: RequestStatus | None = None,
         recipient_id: Annotated[int | None, Parameter(ge=1, le=MAX_ID)] = None,
         limit: Annotated[int, Parameter(ge=1, le=500)] = 50,
-        offset: Annotated[int, Parameter(ge=0)] = 0,
+        offset: Annotated[int, Parameter(ge=0, le=MAX_OFFSET)] = 0,
     ) -> dict[str, Any]:
         return service.list_requests(db_session, location=location, kind=kind,
                                      status=status, recipient_id=recipient_id, limit=limit,

@@ -9,7 +9,12 @@ from inventory.schemas import DeviceCreate, LocationCreate
 from inventory.service import Conflict, create_device, create_location
 from lending.db import session_for
 from lending.loans.schemas import LoanCreate
-from lending.loans.service import get_loan, issue_loan, reminder_number
+from lending.loans.service import (
+    get_loan,
+    issue_loan,
+    reminder_number,
+    status_disagreements,
+)
 from lending.recipients.models import Recipient
 from lending.recipients.schemas import RecipientCreate
 from lending.recipients.service import create_recipient
@@ -25,6 +30,16 @@ from tests.lending.test_loans_helpers import (
     make_recipient,
     wipe,
 )
+
+
+@pytest.fixture(autouse=True)
+def devices_agree_with_their_loans(request):
+    """After every loan test, what `lending check` checks: no device's status disagrees
+    with its loans, whatever the test did."""
+    yield
+    if "engine" in request.fixturenames:
+        with session_for(request.getfixturevalue("engine"), read_only=True) as session:
+            assert status_disagreements(session) == []
 
 
 def test_issue_lends_an_available_device(client, staff, office):

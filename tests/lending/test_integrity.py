@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from lending.web.api import CSRF_COOKIE
+from lending.pages.rendering import CSRF_COOKIE
 from litestar.testing import TestClient
 from sqlalchemy import select, text
 

@@ -36,9 +36,11 @@ from tests.lending.test_loans_helpers import (
 def devices_agree_with_their_loans(request):
     """After every loan test, what `lending check` checks: no device's status disagrees
     with its loans, whatever the test did."""
+    # Asked for before the test runs, so that the database outlives this check.
+    engine = request.getfixturevalue("engine") if "engine" in request.fixturenames else None
     yield
-    if "engine" in request.fixturenames:
-        with session_for(request.getfixturevalue("engine"), read_only=True) as session:
+    if engine is not None:
+        with session_for(engine, read_only=True) as session:
             assert status_disagreements(session) == []
 
 

@@ -429,6 +429,10 @@ def import_devices(
     session: Session, text: str, progress: Callable[[int, int], None] | None = None
 ) -> list[str]:
     """Import every row of a CSV file or none: each problem is reported with its line."""
+    if "\x00" in text:
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise ImportRejected([{"line": line, "field": "file",
+                               "message": "the file holds a NUL character: it is not text"}])
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     try:
         header = [name.strip() for name in reader.fieldnames or []]

@@ -36,7 +36,7 @@ from tests.lending.test_loans_helpers import (
 def devices_agree_with_their_loans(request):
     """After every loan test, what `lending check` checks: no device's status disagrees
     with its loans, whatever the test did."""
-    # Asked for before the test runs, so that the engine outlives this check.
+    # Asked for before the test runs, so that the database outlives this check.
     engine = request.getfixturevalue("engine") if "engine" in request.fixturenames else None
     yield
     if engine is not None:

@@ -180,8 +180,8 @@ class Forbidden(InventoryError):
     status_code = 403
 
 
-def require_manager(actor: User | None, what: str) -> None:
+def require_manager(actor: User | None, what: str, field: str = "override_reason") -> None:
     if actor is None or not has_role(actor, Role.manager):
         who = actor.email if actor else "this caller"
         raise Forbidden(f"{what} needs the manager role; {who} is "
-                        f"{actor.role if actor else 'not signed in'}", "override_reason")
+                        f"{actor.role if actor else 'not signed in'}", field)

@@ -13,8 +13,7 @@ from lending.audit.models import AuditEntry
 from lending.db import session_for
 from lending.stocktakes.models import StocktakeItem
 from lending.stocktakes.service import last_stocktakes
-from tests.lending.test_loans_helpers import API, device_status, issue, make_device, \
-    make_recipient
+from tests.lending.test_loans_helpers import API, device_status, issue, make_device, make_recipient
 from tests.lending.test_loans_races import served
 
 

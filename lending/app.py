@@ -41,6 +41,7 @@ from lending.printing.api import LabelController
 from lending.recipients.api import RecipientController
 from lending.scheduler import background_scheduler
 from lending.settings import Settings, get_settings
+from lending.stocktakes.api import StocktakeController
 from lending.waitlist.api import WaitlistController
 
 # Public routes: everything else needs a token or a signed-in browser.
@@ -107,7 +108,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         route_handlers=[LocationController, DeviceController, UserController, MeController,
                         audit_api.AuditController, RecipientController, EligibilityController,
                         LoanController,
-                        WaitlistController, LabelController],
+                        WaitlistController, LabelController, StocktakeController],
         guards=[role_guard],
     )
     app = Litestar(

@@ -6,7 +6,8 @@ from lending.audit.models import AuditEntry
 from lending.decisions.models import EligibilityDecision
 from lending.loans.models import Loan
 from lending.recipients.models import Recipient
+from lending.stocktakes.models import Stocktake, StocktakeItem
 from lending.waitlist.models import WaitlistRequest
 
 __all__ = ["AuditEntry", "Device", "EligibilityDecision", "Loan", "Location", "Recipient",
-           "TagSequence", "Token", "User", "WaitlistRequest", "Wipe"]
+           "Stocktake", "StocktakeItem", "TagSequence", "Token", "User", "WaitlistRequest", "Wipe"]

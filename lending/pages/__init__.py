@@ -20,6 +20,7 @@ from lending.pages.loans import IssuePages, LoanPages
 from lending.pages.recipients import RecipientPages
 from lending.pages.rendering import csrf_config, html_error, template_config
 from lending.pages.sessions import SessionPages
+from lending.pages.stocktakes import StocktakePages
 
 STATIC_DIR = Path(__file__).parent.parent / "web" / "static"
 
@@ -28,7 +29,8 @@ __all__ = ["csrf_config", "html_error", "route_handlers", "template_config"]
 
 def route_handlers() -> list[Any]:
     pages = Router(path="/", route_handlers=[SessionPages, DeskPages, DevicePages, IssuePages,
-                                             RecipientPages, LoanPages, LabelPages],
+                                             RecipientPages, LoanPages, LabelPages,
+                                             StocktakePages],
                    guards=[role_guard], include_in_schema=False,
                    exception_handlers={HTTPException: html_error, InventoryError: html_error,
                                        Exception: html_error})

@@ -14,6 +14,8 @@ STATUS_LABELS = {
     # decisions
     "eligible": "Eligible", "ineligible": "Not eligible", "needs_review": "Needs review",
     "closed": "Closed",
+    # stocktakes
+    "open": "Open",
 }
 # Label stock as people know it; the first is the default on a device page.
 LABEL_TEMPLATES = [(name, template.description)

@@ -10,13 +10,13 @@ import time
 from pathlib import Path
 
 import pytest
-from lending.pages.rendering import CSRF_COOKIE
 from litestar.testing import TestClient
 from sqlalchemy import select, text
 
 from lending.app import create_app
 from lending.audit.models import AuditEntry
 from lending.db import make_engine, session_for
+from lending.pages.rendering import CSRF_COOKIE
 from tests.lending.test_loans_helpers import API, issue, make_device, make_recipient
 
 LENDING = str(Path(sys.executable).with_name("lending"))

@@ -30,7 +30,7 @@ from lending.accounts.api import (
 from lending.audit import api as audit_api
 from lending.db import database_answers, make_engine, session_for
 from lending.decisions.api import EligibilityController
-from lending.details import provide_device_extras, provide_recipient_detail
+from lending.details import RecipientDetailController, provide_device_extras
 from lending.loans.api import LoanController
 from lending.pages import csrf_config, html_error, route_handlers, template_config
 from lending.printing.api import LabelController
@@ -95,7 +95,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     api = Router(
         path="/api/v1",
         route_handlers=[LocationController, DeviceController, UserController, MeController,
-                        audit_api.AuditController, RecipientController, EligibilityController,
+                        audit_api.AuditController, RecipientController,
+                        RecipientDetailController, EligibilityController,
                         LoanController,
                         WaitlistController, LabelController],
         guards=[role_guard],
@@ -110,7 +111,6 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         dependencies={
             "db_session": Provide(provide_db_session),
             "device_extras": Provide(provide_device_extras, sync_to_thread=False),
-            "recipient_detail": Provide(provide_recipient_detail, sync_to_thread=False),
         },
         middleware=[DefineMiddleware(TokenAuthentication, exclude=PUBLIC_PATHS,
                                      exclude_from_auth_key="exclude_from_auth")],

@@ -64,7 +64,8 @@ def get_user_by_id(session: Session, user_id: int) -> User:
 def list_users(session: Session, limit: int = 50, offset: int = 0) -> dict[str, Any]:
     users = session.scalars(select(User).order_by(User.email).limit(limit).offset(offset)).all()
     total = session.scalar(select(func.count()).select_from(User)) or 0
-    return {"items": [user_row(session, user) for user in users], "total": total}
+    return {"items": [user_row(session, user) for user in users], "total": total,
+            "limit": limit, "offset": offset}
 
 
 def update_user(session: Session, user_id: int, data: UserUpdate) -> User:

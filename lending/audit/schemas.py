@@ -3,6 +3,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from inventory.schemas import ReadModel
+
 
 class AuditQuery(BaseModel):
     entity: str | None = Field(default=None, max_length=40)
@@ -14,7 +16,7 @@ class AuditQuery(BaseModel):
     offset: int = Field(default=0, ge=0)
 
 
-class AuditEntryRead(BaseModel):
+class AuditEntryRead(ReadModel):
     id: int
     at: datetime
     actor: str

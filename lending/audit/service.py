@@ -145,7 +145,8 @@ def list_entries(session: Session, query: AuditQuery) -> dict[str, Any]:
     entries = session.scalars(
         select(AuditEntry).where(*conditions).order_by(AuditEntry.id.desc())
         .limit(query.limit).offset(query.offset)).all()
-    return {"items": entries, "total": total or 0}
+    return {"items": entries, "total": total or 0, "limit": query.limit,
+            "offset": query.offset}
 
 
 def history_of(session: Session, entity: str, entity_id: Any, limit: int = 100

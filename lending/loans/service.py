@@ -130,7 +130,8 @@ def list_loans(session: Session, today: date, status: str | None = None,
     total = session.scalar(count.where(*conditions)) or 0
     rows = session.execute(_loan_query().where(*conditions).order_by(Loan.id.desc())
                            .limit(limit).offset(offset)).all()
-    return {"items": [_loan_dict(row, today) for row in rows], "total": total}
+    return {"items": [_loan_dict(row, today) for row in rows], "total": total,
+            "limit": limit, "offset": offset}
 
 
 def loans_of(session: Session, recipient_id: int, today: date) -> list[dict[str, Any]]:

@@ -5,7 +5,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from inventory.schemas import UkMobile
+from inventory.schemas import ReadModel, UkMobile
 from lending.recipients.models import Language, RecipientStatus
 
 
@@ -48,7 +48,7 @@ class RecipientUpdate(BaseModel):
     _blanks = field_validator("mobile", "reference", mode="before")(_blank_to_none)
 
 
-class RecipientRead(BaseModel):
+class RecipientRead(ReadModel):
     id: int
     name: str
     mobile: str | None

@@ -118,4 +118,5 @@ def search_recipients(session: Session, q: str | None = None, location: str | No
     rows = session.execute(
         select(Recipient, Location.code).join(Location).where(*conditions)
         .order_by(Recipient.name, Recipient.id).limit(limit).offset(offset)).all()
-    return {"items": [recipient_row(session, r, code) for r, code in rows], "total": total}
+    return {"items": [recipient_row(session, r, code) for r, code in rows], "total": total,
+            "limit": limit, "offset": offset}

@@ -133,7 +133,7 @@ def test_list_filters_searches_and_pages(client, staff, office):
     assert client.get(f"/api/v1/devices?q={IMEI[:8]}", headers=staff).json()["total"] == 1
     assert client.get(f"/api/v1/devices?q={ICCID[-6:]}", headers=staff).json()["total"] == 1
     assert client.get("/api/v1/devices?status=on_loan", headers=staff).json() == {
-        "items": [], "total": 0}
+        "items": [], "total": 0, "limit": 50, "offset": 0}
     assert client.get("/api/v1/devices?location=ldn", headers=staff).json()["total"] == 9
     bad = client.get("/api/v1/devices?limit=9999", headers=staff)
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "limit"

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from litestar import Controller, get
 from litestar.datastructures import State
 from litestar.params import FromPath
+from pydantic import ConfigDict
 from sqlmodel import Session
 
 from inventory.api import DbSession
@@ -42,7 +43,7 @@ class DeviceView(DeviceDetail):
     """A device's detail as this service answers it: the inventory's, with what
     `device_extras` adds (the inventory library declares only its own part)."""
 
-    model_config = {"extra": "forbid"}
+    model_config = ConfigDict(extra="forbid")
 
     loan: LoanRead | None = None
     history: list[HistoryEntry]

@@ -3,7 +3,7 @@
 import re
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Generic, TypeVar
 
 import phonenumbers
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -87,6 +87,27 @@ def _blanks_to_none(data: Any) -> Any:
     return data
 
 
+class ReadModel(BaseModel):
+    """What an endpoint answers with. A field the answer has but the model lacks is an
+    error, so that the OpenAPI document and the answers cannot drift apart unnoticed (the
+    tests validate real answers against these)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+Item = TypeVar("Item")
+
+
+class Page(ReadModel, Generic[Item]):
+    """One page of a list: every list endpoint answers with this shape. Here, in the lowest
+    library, so that every package may use it."""
+
+    items: list[Item]
+    total: int = Field(description="how many match, over all pages")
+    limit: int
+    offset: int
+
+
 Imei = Annotated[str, AfterValidator(check_imei)]
 Iccid = Annotated[str, AfterValidator(check_iccid)]
 UkMobile = Annotated[str, AfterValidator(normalise_uk_mobile)]
@@ -125,7 +146,7 @@ class LocationCreate(BaseModel):
         return sorted({day.lower() for day in value}, key=WEEKDAYS.index)
 
 
-class LocationRead(BaseModel):
+class LocationRead(ReadModel):
     code: str
     name: str
     address: str
@@ -226,7 +247,7 @@ class WipeCreate(BaseModel):
     notes: str = Field(default="", max_length=2000)
 
 
-class DeviceRead(BaseModel):
+class DeviceRead(ReadModel):
     asset_tag: str
     kind: str
     make: str
@@ -249,12 +270,22 @@ class DeviceRead(BaseModel):
     labelled_at: datetime | None
 
 
-class WipeRead(BaseModel):
+class WipeRead(ReadModel):
     method: str
     account_lock_removed: bool | None
     performed_by: str
     performed_at: datetime
     notes: str
+
+
+class DeviceDetail(DeviceRead):
+    """A device with its wipes, and what the application adds to it (`device_extras`):
+    this package does not know those fields, so they are let through; the application
+    documents them (in this service: the current `loan` and the `history`)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    wipes: list[WipeRead]
 
 
 class DeviceFilter(BaseModel):
@@ -266,6 +297,6 @@ class DeviceFilter(BaseModel):
     offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
 
 
-class ImportResult(BaseModel):
+class ImportResult(ReadModel):
     created: int
     asset_tags: list[str]

@@ -264,7 +264,8 @@ def list_devices(session: Session, query: DeviceFilter) -> dict[str, Any]:
         .limit(query.limit)
         .offset(query.offset)
     ).all()
-    return {"items": [_device_dict(row) for row in rows], "total": total}
+    return {"items": [_device_dict(row) for row in rows], "total": total,
+            "limit": query.limit, "offset": query.offset}
 
 
 def count_by_status(session: Session) -> dict[str, int]:

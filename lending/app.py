@@ -31,9 +31,9 @@ from lending.audit import api as audit_api
 from lending.db import database_answers, make_engine, session_for
 from lending.decisions.api import EligibilityController
 from lending.details import (
+    RecipientDetailController,
     provide_device_extras,
     provide_move_by_hand,
-    provide_recipient_detail,
 )
 from lending.loans.api import LoanController
 from lending.pages import csrf_config, html_error, route_handlers, template_config
@@ -106,7 +106,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     api = Router(
         path="/api/v1",
         route_handlers=[LocationController, DeviceController, UserController, MeController,
-                        audit_api.AuditController, RecipientController, EligibilityController,
+                        audit_api.AuditController, RecipientController,
+                        RecipientDetailController, EligibilityController,
                         LoanController,
                         WaitlistController, LabelController, StocktakeController],
         guards=[role_guard],
@@ -121,7 +122,6 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         dependencies={
             "db_session": Provide(provide_db_session),
             "device_extras": Provide(provide_device_extras, sync_to_thread=False),
-            "recipient_detail": Provide(provide_recipient_detail, sync_to_thread=False),
             "move_by_hand": Provide(provide_move_by_hand, sync_to_thread=False),
         },
         before_request=errors.refuse_nul_characters,

@@ -2,7 +2,8 @@
 
 The domains below never import each other upwards, so a view that crosses them (a device
 with its loan and history, a recipient with their loans, decisions and requests) is put
-together here and handed to the controllers that need it as a dependency.
+together here: handed to the device controller of the inventory library as a dependency,
+and served here for a recipient, whose answer only this layer can describe.
 """
 
 from datetime import date, datetime
@@ -10,16 +11,48 @@ from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from litestar import Controller, get
 from litestar.datastructures import State
+from litestar.params import FromPath
+from pydantic import ConfigDict
 from sqlmodel import Session
 
+from inventory.api import DbSession
 from inventory.models import Device
+from inventory.schemas import DeviceDetail, ReadModel
 from lending.audit import service as audit
 from lending.audit.service import record_read
+from lending.decisions.schemas import DecisionRead
 from lending.decisions.service import decisions_of
 from lending.loans import service as loans
+from lending.loans.schemas import LoanRead
+from lending.recipients.schemas import RecipientRead
 from lending.recipients.service import get_recipient, recipient_row
+from lending.waitlist.schemas import WaitlistRequestRead
 from lending.waitlist.service import requests_of
+
+
+class HistoryEntry(ReadModel):
+    at: datetime
+    actor: str
+    action: str
+    changes: dict[str, Any]
+
+
+class DeviceView(DeviceDetail):
+    """A device's detail as this service answers it: the inventory's, with what
+    `device_extras` adds (the inventory library declares only its own part)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    loan: LoanRead | None = None
+    history: list[HistoryEntry]
+
+
+class RecipientDetail(RecipientRead):
+    loans: list[LoanRead]
+    decisions: list[DecisionRead]
+    requests: list[WaitlistRequestRead]
 
 
 def device_extras(db_session: Session, device: Device, zone: ZoneInfo) -> dict[str, Any]:
@@ -50,11 +83,17 @@ def provide_device_extras(state: State) -> Any:
     return partial(device_extras, zone=state.settings.zone)
 
 
-def provide_recipient_detail(state: State) -> Any:
-    return recipient_detail
-
-
 def provide_move_by_hand(state: State) -> Any:
     """A device's status changed by hand goes through its loan when it has one (inventory's
     controller cannot know of loans)."""
     return loans.move_by_hand
+
+
+class RecipientDetailController(Controller):
+    path = "/recipients"
+    tags = ["recipients"]
+
+    @get("/{recipient_id:int}", sync_to_thread=True)
+    def get_recipient(self, db_session: DbSession, state: State, recipient_id: FromPath[int]
+                      ) -> RecipientDetail:
+        return recipient_detail(db_session, recipient_id, state.settings.today())

@@ -3,7 +3,6 @@ role lets them do, and the admin routes for users and tokens."""
 
 import time
 from datetime import UTC, datetime
-from typing import Annotated, Any
 
 import anyio
 from litestar import Controller, Request, get, patch, post
@@ -11,10 +10,10 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
-from litestar.params import Parameter
-from sqlmodel import Session
+from litestar.params import FromPath, JSONBody
 
-from inventory.schemas import MAX_OFFSET
+from inventory.api import DbSession, Limit, Offset
+from inventory.schemas import Page
 from lending.accounts import service
 from lending.accounts.models import Role, Token, User
 from lending.accounts.schemas import (
@@ -132,40 +131,40 @@ class UserController(Controller):
     opt = {"role": Role.admin}
 
     @get("/", sync_to_thread=True)
-    def list_users(self, db_session: Session,
-                   limit: Annotated[int, Parameter(ge=1, le=500)] = 50,
-                   offset: Annotated[int, Parameter(ge=0, le=MAX_OFFSET)] = 0
-                   ) -> dict[str, Any]:
+    def list_users(self, db_session: DbSession, limit: Limit = 50, offset: Offset = 0
+                   ) -> Page[UserRead]:
         return service.list_users(db_session, limit=limit, offset=offset)
 
     @post("/", sync_to_thread=True)
-    def create_user(self, db_session: Session, data: UserCreate) -> UserRead:
+    def create_user(self, db_session: DbSession, data: JSONBody[UserCreate]) -> UserRead:
         user = service.create_user(db_session, data)
         return UserRead(**service.user_row(db_session, user))
 
     @patch("/{user_id:int}", sync_to_thread=True)
-    def update_user(self, db_session: Session, request: Request, user_id: int,
-                    data: UserUpdate) -> UserRead:
+    def update_user(self, db_session: DbSession, request: Request, user_id: FromPath[int],
+                    data: JSONBody[UserUpdate]) -> UserRead:
         user = service.update_user(db_session, user_id, data)
         request.app.state.recent_tokens.forget_all()  # a role or active flag may have changed
         return UserRead(**service.user_row(db_session, user))
 
     @get("/{user_id:int}/tokens", sync_to_thread=True)
-    def list_user_tokens(self, db_session: Session, user_id: int) -> list[TokenRead]:
+    def list_user_tokens(self, db_session: DbSession, user_id: FromPath[int]
+                         ) -> list[TokenRead]:
         user = service.get_user_by_id(db_session, user_id)
         return [TokenRead.model_validate(t, from_attributes=True)
                 for t in service.list_tokens(db_session, user)]
 
     @post("/{user_id:int}/tokens", sync_to_thread=True)
-    def create_user_token(self, db_session: Session, user_id: int, data: TokenCreate
-                          ) -> TokenCreated:
+    def create_user_token(self, db_session: DbSession, user_id: FromPath[int],
+                          data: JSONBody[TokenCreate]) -> TokenCreated:
         user = service.get_user_by_id(db_session, user_id)
         token, secret = service.create_token(db_session, user, data.name)
         return TokenCreated(token=secret, **TokenRead.model_validate(
             token, from_attributes=True).model_dump())
 
     @post("/tokens/{token_id:int}/revoke", sync_to_thread=True, status_code=200)
-    def revoke_token(self, db_session: Session, request: Request, token_id: int) -> TokenRead:
+    def revoke_token(self, db_session: DbSession, request: Request, token_id: FromPath[int]
+                     ) -> TokenRead:
         revoked = service.revoke_token(db_session, token_id)
         request.app.state.recent_tokens.forget_all()
         return TokenRead.model_validate(revoked,
@@ -177,5 +176,5 @@ class MeController(Controller):
     tags = ["accounts"]
 
     @get("/", sync_to_thread=True)
-    def who_am_i(self, db_session: Session, request: Request) -> UserRead:
+    def who_am_i(self, db_session: DbSession, request: Request) -> UserRead:
         return UserRead(**service.user_row(db_session, request.user))

@@ -2,6 +2,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
+from inventory.schemas import ReadModel
 from lending.accounts.models import Role
 
 
@@ -30,7 +31,7 @@ class UserUpdate(BaseModel):
     password: str | None = Field(default=None, min_length=12, max_length=200)
 
 
-class UserRead(BaseModel):
+class UserRead(ReadModel):
     id: int
     email: str
     display_name: str
@@ -45,7 +46,7 @@ class TokenCreate(BaseModel):
     name: str = Field(default="API token", min_length=1, max_length=120)
 
 
-class TokenRead(BaseModel):
+class TokenRead(ReadModel):
     id: int
     name: str
     kind: str

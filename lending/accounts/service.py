@@ -26,11 +26,13 @@ def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def user_row(session: Session, user: User) -> dict[str, Any]:
-    location = session.get(Location, user.location_id) if user.location_id else None
+def user_row(session: Session, user: User, location_code: str | None = None
+             ) -> dict[str, Any]:
+    """`location_code` when the caller has read it already (a list reads them all at once)."""
+    if location_code is None and user.location_id:
+        location_code = session.get(Location, user.location_id).code
     return {"id": user.id, "email": user.email, "display_name": user.display_name,
-            "role": user.role, "location": location.code if location else None,
-            "active": user.active}
+            "role": user.role, "location": location_code, "active": user.active}
 
 
 def create_user(session: Session, data: UserCreate) -> User:
@@ -62,9 +64,12 @@ def get_user_by_id(session: Session, user_id: int) -> User:
 
 
 def list_users(session: Session, limit: int = 50, offset: int = 0) -> dict[str, Any]:
-    users = session.scalars(select(User).order_by(User.email).limit(limit).offset(offset)).all()
+    rows = session.execute(
+        select(User, Location.code).outerjoin(Location, Location.id == User.location_id)
+        .order_by(User.email).limit(limit).offset(offset)).all()
     total = session.scalar(select(func.count()).select_from(User)) or 0
-    return {"items": [user_row(session, user) for user in users], "total": total}
+    return {"items": [user_row(session, user, code) for user, code in rows], "total": total,
+            "limit": limit, "offset": offset}
 
 
 def update_user(session: Session, user_id: int, data: UserUpdate) -> User:

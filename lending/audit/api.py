@@ -1,11 +1,11 @@
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from litestar import Controller, get
-from litestar.params import Parameter
-from sqlmodel import Session
+from litestar.params import FromQuery, QueryParameter
 
-from inventory.schemas import MAX_OFFSET
+from inventory.api import DbSession, Limit, Offset
+from inventory.schemas import Page
 from lending.audit import service
 from lending.audit.schemas import AuditEntryRead, AuditQuery
 
@@ -18,15 +18,15 @@ class AuditController(Controller):
     @get("/", sync_to_thread=True)
     def list_audit_entries(
         self,
-        db_session: Session,
-        entity: str | None = None,
-        entity_id: str | None = None,
-        actor: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        limit: Annotated[int, Parameter(ge=1, le=500)] = 50,
-        offset: Annotated[int, Parameter(ge=0, le=MAX_OFFSET)] = 0,
-    ) -> dict[str, Any]:
+        db_session: DbSession,
+        entity: FromQuery[str | None] = None,
+        entity_id: FromQuery[str | None] = None,
+        actor: Annotated[str | None, QueryParameter(description="the actor's email")] = None,
+        since: FromQuery[datetime | None] = None,
+        until: FromQuery[datetime | None] = None,
+        limit: Limit = 50,
+        offset: Offset = 0,
+    ) -> Page[AuditEntryRead]:
         page = service.list_entries(db_session, AuditQuery(
             entity=entity, entity_id=entity_id, actor=actor, since=since, until=until,
             limit=limit, offset=offset))

@@ -3,7 +3,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from inventory.schemas import MAX_OFFSET
+from inventory.schemas import MAX_OFFSET, ReadModel
 
 
 class AuditQuery(BaseModel):
@@ -16,7 +16,7 @@ class AuditQuery(BaseModel):
     offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
 
 
-class AuditEntryRead(BaseModel):
+class AuditEntryRead(ReadModel):
     id: int
     at: datetime
     actor: str

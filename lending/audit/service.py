@@ -180,7 +180,8 @@ def list_entries(session: Session, query: AuditQuery) -> dict[str, Any]:
     record_list_read(session, "audit", (
         int(entry.entity_id) for entry in entries
         if entry.entity == "recipient" and entry.entity_id.isdigit()))
-    return {"items": entries, "total": total or 0}
+    return {"items": entries, "total": total or 0, "limit": query.limit,
+            "offset": query.offset}
 
 
 def history_of(session: Session, entity: str, entity_id: Any, limit: int = 100

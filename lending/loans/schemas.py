@@ -1,11 +1,11 @@
 """API input and output for loans."""
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from inventory.schemas import Condition
+from inventory.schemas import Condition, ReadModel
 from lending.db import MAX_ID
 
 Accessory = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
@@ -71,3 +71,37 @@ class FoundDevice(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     notes: str = Field(default="", max_length=2000)
+
+
+class LoanRead(ReadModel):
+    id: int
+    asset_tag: str
+    kind: str
+    make: str
+    model: str
+    recipient_id: int
+    recipient_name: str
+    status: str = Field(description="active, overdue (active and past due), returned or lost")
+    issued_at: datetime
+    issued_by: str
+    due_on: date
+    renewals: int
+    accessories: list[str]
+    with_loan_id: int | None = Field(description="a SIM issued with a phone: the phone's loan")
+    returned_at: datetime | None
+    returned_condition: str | None
+    missing_accessories: list[str]
+    return_notes: str
+    lost_at: datetime | None
+    stolen: bool
+    police_reference: str | None
+    lost_notes: str
+    found_at: datetime | None
+    agreement_accepted_at: datetime
+    location: str = Field(description="the recipient's home location code")
+    overdue: bool
+
+
+class IssuedLoan(LoanRead):
+    sim_loan: LoanRead | None = Field(
+        default=None, description="the SIM's loan, when one was issued in the same step")

@@ -135,7 +135,8 @@ def list_loans(session: Session, today: date, status: str | None = None,
                            .limit(limit).offset(offset)).all()
     # Each row names its recipient: a read of personal data.
     record_list_read(session, "loans", (row.recipient_id for row in rows))
-    return {"items": [_loan_dict(row, today) for row in rows], "total": total}
+    return {"items": [_loan_dict(row, today) for row in rows], "total": total,
+            "limit": limit, "offset": offset}
 
 
 def agreement_of(session: Session, loan_id: int, organisation: str, zone: ZoneInfo,

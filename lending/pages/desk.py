@@ -3,10 +3,11 @@
 from urllib.parse import urlencode
 
 from litestar import Controller, Request, Response, get
+from litestar.params import FromQuery
 from litestar.response import Redirect
-from sqlmodel import Session
 
 from inventory import service as inventory
+from inventory.api import DbSession
 from inventory.schemas import DeviceFilter
 from inventory.service import NotFound
 from lending.loans import service as loans
@@ -22,7 +23,7 @@ from lending.pages.wording import (
 
 class DeskPages(Controller):
     @get("/", sync_to_thread=True)
-    def home(self, request: Request, db_session: Session) -> Response:
+    def home(self, request: Request, db_session: DbSession) -> Response:
         counts = [{"status": status, "label": STATUS_LABELS[status], "total": total}
                   for status, total in inventory.count_by_status(db_session).items()]
         overdue = loans.list_loans(db_session, settings_of(request).today(), status="overdue",
@@ -30,7 +31,7 @@ class DeskPages(Controller):
         return render(request, "home.html", counts=counts, overdue=overdue)
 
     @get("/scan", sync_to_thread=True)
-    def scan(self, request: Request, db_session: Session, tag: str = "") -> Response:
+    def scan(self, request: Request, db_session: DbSession, tag: FromQuery[str] = "") -> Response:
         """What was typed or scanned: a tag, a label's URL, or anything else to search for."""
         raw = tag.strip()
         if not raw:

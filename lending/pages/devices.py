@@ -5,10 +5,12 @@ from typing import Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
+from litestar.params import FromPath, FromQuery
 from pydantic import ValidationError
 from sqlmodel import Session
 
 from inventory import service as inventory
+from inventory.api import DbSession, DeviceExtras
 from inventory.models import TRANSITIONS, Device, DeviceStatus
 from inventory.schemas import DeviceCreate, DeviceFilter, StatusChange, WipeCreate
 from inventory.service import ImportRejected, NotFound
@@ -41,8 +43,9 @@ from lending.recipients.models import RecipientStatus
 
 class DevicePages(Controller):
     @get("/devices", sync_to_thread=True)
-    def devices(self, request: Request, db_session: Session, q: str = "", status: str = "",
-                kind: str = "", location: str = "", page: str = "1") -> Response:
+    def devices(self, request: Request, db_session: DbSession, q: FromQuery[str] = "",
+                status: FromQuery[str] = "", kind: FromQuery[str] = "",
+                location: FromQuery[str] = "", page: FromQuery[str] = "1") -> Response:
         number = page_number(page)
         filters = {"q": q.strip(), "status": status, "kind": kind, "location": location}
         problems: dict[str, str] = {}
@@ -59,12 +62,12 @@ class DevicePages(Controller):
                       filtered=any(filters.values()))
 
     @get("/devices/new", sync_to_thread=True)
-    def new_device(self, request: Request, db_session: Session) -> Response:
+    def new_device(self, request: Request, db_session: DbSession) -> Response:
         return render(request, "device_new.html", locations=location_choices(db_session),
                       values={"condition": "A"})
 
     @post("/devices/new", sync_to_thread=True)
-    def create_device(self, request: Request, db_session: Session, data: Form) -> Response:
+    def create_device(self, request: Request, db_session: DbSession, data: Form) -> Response:
         values = form_fields(data, DEVICE_FORM_FIELDS)
         try:
             device = inventory.create_device(db_session, DeviceCreate.model_validate(values))
@@ -83,7 +86,7 @@ class DevicePages(Controller):
                       required=inventory.REQUIRED_COLUMNS)
 
     @post("/devices/import", sync_to_thread=True, request_max_body_size=20_000_000)
-    def import_file(self, request: Request, db_session: Session, data: Upload) -> Response:
+    def import_file(self, request: Request, db_session: DbSession, data: Upload) -> Response:
         upload = data.get("file")
         text = ""
         problems: list[dict[str, Any]] = []
@@ -138,13 +141,13 @@ class DevicePages(Controller):
                       **context)
 
     @get("/d/{asset_tag:str}", sync_to_thread=True)
-    def device(self, request: Request, db_session: Session, asset_tag: str,
-               device_extras: Callable[[Session, Device], dict[str, Any]]) -> Response:
+    def device(self, request: Request, db_session: DbSession, asset_tag: FromPath[str],
+               device_extras: DeviceExtras) -> Response:
         return self._device_page(request, db_session, asset_tag, device_extras)
 
     @post("/d/{asset_tag:str}/wipe", sync_to_thread=True)
-    def record_wipe(self, request: Request, db_session: Session, asset_tag: str, data: Form,
-                    device_extras: Callable[[Session, Device], dict[str, Any]]) -> Response:
+    def record_wipe(self, request: Request, db_session: DbSession, asset_tag: FromPath[str],
+                    data: Form, device_extras: DeviceExtras) -> Response:
         values = form_fields(data, ("method", "notes"))
         values["account_lock_removed"] = data.get("account_lock_removed") == "yes"
         try:
@@ -159,8 +162,8 @@ class DevicePages(Controller):
                                  status_code=422, errors=problems, values=values)
 
     @get("/d/{asset_tag:str}/status", sync_to_thread=True)
-    def confirm_status(self, request: Request, db_session: Session, asset_tag: str,
-                       to: str = "") -> Response:
+    def confirm_status(self, request: Request, db_session: DbSession, asset_tag: FromPath[str],
+                       to: FromQuery[str] = "") -> Response:
         device = inventory.get_device(db_session, asset_tag)
         if to not in MOVES:
             return go_to(request, f"/d/{device.asset_tag}", "Choose what to do with the device.",
@@ -169,7 +172,7 @@ class DevicePages(Controller):
                       question=MOVES[to][0], button=MOVES[to][1])
 
     @post("/d/{asset_tag:str}/status", sync_to_thread=True)
-    def change_status(self, request: Request, db_session: Session, asset_tag: str,
+    def change_status(self, request: Request, db_session: DbSession, asset_tag: FromPath[str],
                       data: Form) -> Response:
         device = inventory.get_device(db_session, asset_tag)
         values = form_fields(data, ("status", "notes"))

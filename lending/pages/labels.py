@@ -6,6 +6,7 @@ from litestar import Controller, Request, Response, get, post
 from sqlmodel import Session
 
 from inventory import service as inventory
+from inventory.api import DbSession
 from lending.pages.forms import (
     FORM_ERRORS,
     form_fields,
@@ -25,7 +26,7 @@ from lending.printing.schemas import LabelRequest
 
 class LabelPages(Controller):
     @get("/labels", sync_to_thread=True)
-    def labels(self, request: Request, db_session: Session) -> Response:
+    def labels(self, request: Request, db_session: DbSession) -> Response:
         return self._labels_page(request, db_session, values={"start": 1})
 
     def _labels_page(self, request: Request, db_session: Session, status_code: int = 200,
@@ -36,7 +37,7 @@ class LabelPages(Controller):
                       **context)
 
     @post("/labels", sync_to_thread=True, status_code=200)
-    def print_labels(self, request: Request, db_session: Session, data: Form) -> Response:
+    def print_labels(self, request: Request, db_session: DbSession, data: Form) -> Response:
         values = form_fields(data, ("template", "start", "tags"))
         values["unlabelled"] = data.get("unlabelled") == "yes"
         try:

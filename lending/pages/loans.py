@@ -5,10 +5,12 @@ from typing import Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
+from litestar.params import FromPath, FromQuery
 from pydantic import ValidationError
 from sqlmodel import Session
 
 from inventory import service as inventory
+from inventory.api import DbSession
 from inventory.models import Device, DeviceStatus
 from inventory.service import InventoryError
 from lending.decisions import service as decisions
@@ -57,8 +59,8 @@ class IssuePages(Controller):
                       takes_sim=device.kind in loans.SIM_CARRIERS, **context)
 
     @get("/d/{asset_tag:str}/issue", sync_to_thread=True)
-    def issue_form(self, request: Request, db_session: Session, asset_tag: str,
-                   recipient_id: int | None = None) -> Response:
+    def issue_form(self, request: Request, db_session: DbSession, asset_tag: FromPath[str],
+                   recipient_id: FromQuery[int | None] = None) -> Response:
         device = inventory.get_device(db_session, asset_tag)
         if recipient_id is None:
             return go_to(request, f"/d/{device.asset_tag}#issue", "Find the recipient first.",
@@ -71,7 +73,7 @@ class IssuePages(Controller):
                                 values={"agreement_accepted": False})
 
     @post("/d/{asset_tag:str}/issue", sync_to_thread=True)
-    def issue(self, request: Request, db_session: Session, asset_tag: str, data: Form
+    def issue(self, request: Request, db_session: DbSession, asset_tag: FromPath[str], data: Form
               ) -> Response:
         device = inventory.get_device(db_session, asset_tag)
         values = form_fields(data, ("recipient_id", "due_on", "sim_tag", "override_reason"))
@@ -114,8 +116,8 @@ class IssuePages(Controller):
 
 class LoanPages(Controller):
     @get("/loans", sync_to_thread=True)
-    def loans(self, request: Request, db_session: Session, status: str = "active",
-              page: str = "1") -> Response:
+    def loans(self, request: Request, db_session: DbSession, status: FromQuery[str] = "active",
+              page: FromQuery[str] = "1") -> Response:
         number = page_number(page)
         wanted = status if status in dict(LOAN_TABS) else ""
         result = loans.list_loans(db_session, settings_of(request).today(), status=wanted or None,
@@ -131,12 +133,12 @@ class LoanPages(Controller):
         return render(request, "loan.html", status_code=status_code, loan=row, **context)
 
     @get("/loans/{loan_id:int}", sync_to_thread=True)
-    def loan(self, request: Request, db_session: Session, loan_id: int) -> Response:
+    def loan(self, request: Request, db_session: DbSession, loan_id: FromPath[int]) -> Response:
         return self._loan_page(request, db_session, loan_id)
 
     @post("/loans/{loan_id:int}/return", sync_to_thread=True)
-    def return_loan(self, request: Request, db_session: Session, loan_id: int, data: Form
-                    ) -> Response:
+    def return_loan(self, request: Request, db_session: DbSession, loan_id: FromPath[int],
+                    data: Form) -> Response:
         values = form_fields(data, ("condition", "notes"))
         values["missing_accessories"] = as_list(data.get("missing_accessories"))
         try:
@@ -153,7 +155,7 @@ class LoanPages(Controller):
                                errors=problems, values=values)
 
     @post("/loans/{loan_id:int}/renew", sync_to_thread=True)
-    def renew_loan(self, request: Request, db_session: Session, loan_id: int, data: Form
+    def renew_loan(self, request: Request, db_session: DbSession, loan_id: FromPath[int], data: Form
                    ) -> Response:
         values = form_fields(data, ("due_on",))
         try:
@@ -169,14 +171,15 @@ class LoanPages(Controller):
                                values=values)
 
     @get("/loans/{loan_id:int}/lost", sync_to_thread=True)
-    def confirm_lost(self, request: Request, db_session: Session, loan_id: int) -> Response:
+    def confirm_lost(self, request: Request, db_session: DbSession, loan_id: FromPath[int]
+                     ) -> Response:
         loans.get_loan(db_session, loan_id)
         row = loans.loan_row(db_session, loan_id, settings_of(request).today())
         return render(request, "confirm_lost.html", loan=row)
 
     @post("/loans/{loan_id:int}/lost", sync_to_thread=True)
-    def record_lost(self, request: Request, db_session: Session, loan_id: int, data: Form
-                    ) -> Response:
+    def record_lost(self, request: Request, db_session: DbSession, loan_id: FromPath[int],
+                    data: Form) -> Response:
         values = form_fields(data, ("notes", "police_reference"))
         values["stolen"] = data.get("stolen") == "yes"
         try:

@@ -5,11 +5,13 @@ from typing import Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 from sqlmodel import Session
 
 from eligibility import KINDS
 from inventory import service as inventory
+from inventory.api import DbSession
 from inventory.service import NotFound
 from lending.accounts.models import Role
 from lending.decisions import service as decisions
@@ -49,8 +51,8 @@ def _facts_from(data: dict[str, Any], questions: dict[str, str]) -> dict[str, bo
 
 class RecipientPages(Controller):
     @get("/recipients", sync_to_thread=True)
-    def recipients(self, request: Request, db_session: Session, q: str = "",
-                   status: str = "active", page: str = "1") -> Response:
+    def recipients(self, request: Request, db_session: DbSession, q: FromQuery[str] = "",
+                   status: FromQuery[str] = "active", page: FromQuery[str] = "1") -> Response:
         number = page_number(page)
         wanted = RecipientStatus(status) if status in RecipientStatus.__members__ else None
         result = recipients.search_recipients(db_session, q=q.strip()[:120] or None,
@@ -61,13 +63,13 @@ class RecipientPages(Controller):
                       pages=pagination("/recipients", filters, number, result["total"]))
 
     @get("/recipients/new", sync_to_thread=True)
-    def new_recipient(self, request: Request, db_session: Session) -> Response:
+    def new_recipient(self, request: Request, db_session: DbSession) -> Response:
         return render(request, "recipient_new.html", locations=location_choices(db_session),
                       questions=request.app.state.policy.questions,
                       values={"language": "en", "facts": {}})
 
     @post("/recipients/new", sync_to_thread=True)
-    def create_recipient(self, request: Request, db_session: Session, data: Form
+    def create_recipient(self, request: Request, db_session: DbSession, data: Form
                          ) -> Response:
         questions = request.app.state.policy.questions
         values = form_fields(data, ("name", "mobile", "language", "location", "reference"))
@@ -92,12 +94,13 @@ class RecipientPages(Controller):
                       questions=request.app.state.policy.questions, kinds=KINDS, **context)
 
     @get("/recipients/{recipient_id:int}", sync_to_thread=True)
-    def recipient(self, request: Request, db_session: Session, recipient_id: int
+    def recipient(self, request: Request, db_session: DbSession, recipient_id: FromPath[int]
                   ) -> Response:
         return self._recipient_page(request, db_session, recipient_id)
 
     @get("/lend", sync_to_thread=True)
-    def lend(self, request: Request, db_session: Session, recipient_id: int, tag: str = ""
+    def lend(self, request: Request, db_session: DbSession, recipient_id: FromQuery[int],
+             tag: FromQuery[str] = ""
              ) -> Response:
         """From a recipient's page: the tag typed or scanned, on to the issue page."""
         if not tag.strip():
@@ -112,8 +115,8 @@ class RecipientPages(Controller):
 
     @post("/recipients/{recipient_id:int}/override", sync_to_thread=True,
           opt={"role": Role.manager})
-    def override(self, request: Request, db_session: Session, recipient_id: int, data: Form
-                 ) -> Response:
+    def override(self, request: Request, db_session: DbSession, recipient_id: FromPath[int],
+                 data: Form) -> Response:
         values = form_fields(data, ("kind", "reason"))
         state: State = request.app.state
         try:

@@ -2,8 +2,9 @@
 
 
 from litestar import Controller, Request, Response, get, post
-from sqlmodel import Session
+from litestar.params import FromQuery
 
+from inventory.api import DbSession
 from inventory.service import InventoryError
 from lending.accounts import service as accounts
 from lending.accounts.api import SESSION_COOKIE
@@ -20,11 +21,11 @@ from lending.pages.rendering import (
 
 class SessionPages(Controller):
     @get("/login", sync_to_thread=True, opt={"exclude_from_auth": True})
-    def login_form(self, request: Request, next: str | None = None) -> Response:
+    def login_form(self, request: Request, next: FromQuery[str | None] = None) -> Response:
         return render(request, "login.html", next=safe_next(next))
 
     @post("/login", sync_to_thread=True, opt={"exclude_from_auth": True})
-    def login(self, request: Request, db_session: Session, data: Form) -> Response:
+    def login(self, request: Request, db_session: DbSession, data: Form) -> Response:
         email = str(data.get("email", "")).strip()
         password = str(data.get("password", ""))
         target = safe_next(str(data.get("next", "")))
@@ -51,7 +52,7 @@ class SessionPages(Controller):
         return response
 
     @post("/logout", sync_to_thread=True, opt={"exclude_from_auth": True})
-    def logout(self, request: Request, db_session: Session) -> Response:
+    def logout(self, request: Request, db_session: DbSession) -> Response:
         secret = request.cookies.get(SESSION_COOKIE)
         if secret:
             accounts.end_session(db_session, secret)

@@ -1,20 +1,20 @@
-"""HTTP routes for recipients. Thin: the rules live in the service."""
+"""HTTP routes for recipients. Thin: the rules live in the service. A recipient's detail,
+which crosses the domains above this one, is served by `lending.details`."""
 
-from collections.abc import Callable
-from datetime import date
-from typing import Annotated, Any
+from typing import Annotated
 
 from litestar import Controller, Request, get, patch, post
 from litestar.datastructures import State
-from litestar.params import Parameter
-from sqlmodel import Session
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
-from inventory.schemas import MAX_OFFSET
+from inventory.api import DbSession, Limit, Offset
+from inventory.schemas import Page
 from lending.recipients import service
 from lending.recipients.models import RecipientStatus
 from lending.recipients.schemas import (
     RecipientCreate,
     RecipientRead,
+    RecipientSummary,
     RecipientUpdate,
 )
 
@@ -24,33 +24,28 @@ class RecipientController(Controller):
     tags = ["recipients"]
 
     @post("/", sync_to_thread=True)
-    def create_recipient(self, db_session: Session, state: State, data: RecipientCreate
-                         ) -> RecipientRead:
+    def create_recipient(self, db_session: DbSession, state: State,
+                         data: JSONBody[RecipientCreate]) -> RecipientRead:
         recipient = service.create_recipient(db_session, data, state.policy)
         return RecipientRead(**service.recipient_row(db_session, recipient))
 
     @get("/", sync_to_thread=True)
     def list_recipients(
         self,
-        db_session: Session,
-        q: Annotated[str | None, Parameter(max_length=120)] = None,
-        location: Annotated[str | None, Parameter(max_length=16)] = None,
-        status: RecipientStatus | None = None,
-        limit: Annotated[int, Parameter(ge=1, le=500)] = 50,
-        offset: Annotated[int, Parameter(ge=0, le=MAX_OFFSET)] = 0,
-    ) -> dict[str, Any]:
+        db_session: DbSession,
+        q: Annotated[str | None, QueryParameter(max_length=120)] = None,
+        location: Annotated[str | None, QueryParameter(max_length=16)] = None,
+        status: FromQuery[RecipientStatus | None] = None,
+        limit: Limit = 50,
+        offset: Offset = 0,
+    ) -> Page[RecipientSummary]:
         return service.search_recipients(db_session, q=q, location=location, status=status,
                                          limit=limit, offset=offset)
 
-    @get("/{recipient_id:int}", sync_to_thread=True)
-    def get_recipient(self, db_session: Session, state: State, recipient_id: int,
-                      recipient_detail: Callable[[Session, int, date], dict[str, Any]]
-                      ) -> dict[str, Any]:
-        return recipient_detail(db_session, recipient_id, state.settings.today())
-
     @patch("/{recipient_id:int}", sync_to_thread=True)
-    def update_recipient(self, db_session: Session, state: State, request: Request,
-                         recipient_id: int, data: RecipientUpdate) -> RecipientRead:
+    def update_recipient(self, db_session: DbSession, state: State, request: Request,
+                         recipient_id: FromPath[int], data: JSONBody[RecipientUpdate]
+                         ) -> RecipientRead:
         recipient = service.update_recipient(db_session, recipient_id, data, state.policy,
                                              request.user)
         return RecipientRead(**service.recipient_row(db_session, recipient))

@@ -5,7 +5,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from inventory.schemas import UkMobile
+from inventory.schemas import ReadModel, UkMobile
 from lending.recipients.models import Language, RecipientStatus
 
 
@@ -51,7 +51,9 @@ class RecipientUpdate(BaseModel):
     _blanks = field_validator("mobile", "reference", "reason", mode="before")(_blank_to_none)
 
 
-class RecipientRead(BaseModel):
+class RecipientSummary(ReadModel):
+    """A recipient as a list shows them: what picking someone needs, never their answers."""
+
     id: int
     name: str
     mobile: str | None
@@ -61,5 +63,8 @@ class RecipientRead(BaseModel):
     device_restriction: bool
     sms_opt_out: bool
     status: str
-    facts: dict[str, bool]
     created_at: datetime
+
+
+class RecipientRead(RecipientSummary):
+    facts: dict[str, bool]

@@ -147,5 +147,6 @@ def search_recipients(session: Session, q: str | None = None, location: str | No
     record_list_read(session, "recipients", (r.id for r, _ in rows))
     # A list shows what picking someone needs: never their answers to the policy.
     return {"items": [{key: value for key, value in recipient_row(session, r, code).items()
-                       if key != "facts"} for r, code in rows], "total": total}
+                       if key != "facts"} for r, code in rows], "total": total,
+            "limit": limit, "offset": offset}
 

@@ -309,7 +309,8 @@ def list_requests(session: Session, location: str | None = None, kind: str | Non
     rows = session.execute(_rows(session, conditions).order_by(
         Location.code, WaitlistRequest.kind, WaitlistRequest.status,
         *_queue_order()).limit(limit).offset(offset)).all()
-    return {"items": [_row(*row) for row in rows], "total": total}
+    return {"items": [_row(*row) for row in rows], "total": total, "limit": limit,
+            "offset": offset}
 
 
 def requests_of(session: Session, recipient_id: int) -> list[dict[str, Any]]:

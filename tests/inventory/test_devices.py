@@ -1,11 +1,12 @@
 """Devices through the HTTP API: identifiers, statuses, search, and bad input."""
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from inventory.models import Device
 from inventory.service import check_letter, format_tag
 from lending.audit.models import AuditEntry
+from tests.query_count import queries_for
 
 IMEI = "490154203237518"  # a valid IMEI (passes Luhn)
 IMEI_2 = "356938035643809"
@@ -133,7 +134,7 @@ def test_list_filters_searches_and_pages(client, staff, office):
     assert client.get(f"/api/v1/devices?q={IMEI[:8]}", headers=staff).json()["total"] == 1
     assert client.get(f"/api/v1/devices?q={ICCID[-6:]}", headers=staff).json()["total"] == 1
     assert client.get("/api/v1/devices?status=on_loan", headers=staff).json() == {
-        "items": [], "total": 0}
+        "items": [], "total": 0, "limit": 50, "offset": 0}
     assert client.get("/api/v1/devices?location=ldn", headers=staff).json()["total"] == 9
     bad = client.get("/api/v1/devices?limit=9999", headers=staff)
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "limit"
@@ -194,22 +195,9 @@ def test_a_list_request_costs_the_same_queries_whatever_the_page_size(client, st
         new_device(client, staff, serial_number=f"Q{n}")
     client.get("/api/v1/devices?limit=1", headers=staff)  # the token is now looked up, touched
 
-    def queries_for(url: str) -> int:
-        statements: list[str] = []
-
-        def count(conn, cursor, statement, *args):
-            if not statement.startswith(("PRAGMA", "BEGIN")):
-                statements.append(statement)
-
-        event.listen(engine, "before_cursor_execute", count)
-        try:
-            assert client.get(url, headers=staff).status_code == 200
-        finally:
-            event.remove(engine, "before_cursor_execute", count)
-        return len(statements)
-
-    small = queries_for("/api/v1/devices?limit=2")
-    large = queries_for("/api/v1/devices?limit=30&status=available&kind=laptop")
+    small = queries_for(client, engine, "/api/v1/devices?limit=2", headers=staff)
+    large = queries_for(client, engine, "/api/v1/devices?limit=30&status=available&kind=laptop",
+                        headers=staff)
     assert small == large == 2  # the count and the page (the token was just looked up)
 
 

@@ -5,9 +5,11 @@ the page answers at once, green, amber or red, with the box ready for the next s
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
+from litestar.params import FromPath, FromQuery
 from sqlmodel import Session
 
 from inventory import service as inventory
+from inventory.api import DbSession
 from inventory.service import Conflict, NotFound
 from lending.pages.forms import FORM_ERRORS, form_fields, form_problems
 from lending.pages.rendering import (
@@ -27,7 +29,8 @@ from lending.stocktakes.schemas import ResolveMissing, StocktakeStart
 
 class StocktakePages(Controller):
     @get("/stocktakes", sync_to_thread=True)
-    def stocktakes(self, request: Request, db_session: Session, page: str = "1") -> Response:
+    def stocktakes(self, request: Request, db_session: DbSession,
+                   page: FromQuery[str] = "1") -> Response:
         return self._list_page(request, db_session, page_number(page))
 
     def _list_page(self, request: Request, db_session: Session, number: int = 1,
@@ -41,7 +44,7 @@ class StocktakePages(Controller):
                       pages=pagination("/stocktakes", {}, number, result["total"]), **context)
 
     @post("/stocktakes", sync_to_thread=True)
-    def start(self, request: Request, db_session: Session, data: Form) -> Response:
+    def start(self, request: Request, db_session: DbSession, data: Form) -> Response:
         values = form_fields(data, ("location",))
         try:
             wanted = StocktakeStart.model_validate(values)
@@ -73,11 +76,12 @@ class StocktakePages(Controller):
                       offices=others, **context)
 
     @get("/stocktakes/{stocktake_id:int}", sync_to_thread=True)
-    def stocktake(self, request: Request, db_session: Session, stocktake_id: int) -> Response:
+    def stocktake(self, request: Request, db_session: DbSession,
+                  stocktake_id: FromPath[int]) -> Response:
         return self._stocktake_page(request, db_session, stocktake_id)
 
     @post("/stocktakes/{stocktake_id:int}/scan", sync_to_thread=True, status_code=200)
-    def scan(self, request: Request, db_session: Session, stocktake_id: int, data: Form
+    def scan(self, request: Request, db_session: DbSession, stocktake_id: FromPath[int], data: Form
              ) -> Response:
         tag = str(data.get("tag", "")).strip()
         if not tag:
@@ -91,15 +95,16 @@ class StocktakePages(Controller):
         return self._stocktake_page(request, db_session, stocktake_id, answer=answer)
 
     @post("/stocktakes/{stocktake_id:int}/close", sync_to_thread=True)
-    def close(self, request: Request, db_session: Session, stocktake_id: int) -> Response:
+    def close(self, request: Request, db_session: DbSession,
+              stocktake_id: FromPath[int]) -> Response:
         stocktake = stocktakes.close_stocktake(db_session, stocktake_id)
         return go_to(request, f"/stocktakes/{stocktake.id}",
                      f"Stocktake closed: {stocktake.found} found, {stocktake.missing} missing, "
                      f"{stocktake.unexpected} unexpected.")
 
     @post("/stocktakes/{stocktake_id:int}/missing/{asset_tag:str}", sync_to_thread=True)
-    def resolve(self, request: Request, db_session: Session, stocktake_id: int,
-                asset_tag: str, data: Form) -> Response:
+    def resolve(self, request: Request, db_session: DbSession, stocktake_id: FromPath[int],
+                asset_tag: FromPath[str], data: Form) -> Response:
         values = form_fields(data, ("action", "location", "notes"))
         try:
             stocktakes.resolve_missing(db_session, stocktake_id, asset_tag,

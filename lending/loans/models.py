@@ -30,6 +30,12 @@ class Loan(SQLModel, table=True):
         Index("ix_loans_recipient_status", "recipient_id", "status"),
         Index("ix_loans_status_due_on", "status", "due_on"),
         Index("ix_loans_device_id", "device_id", "id"),
+        # The reports count loans issued, returned and lost in a period, and a recipient's
+        # first loan.
+        Index("ix_loans_issued_at", "issued_at"),
+        Index("ix_loans_returned_at", "returned_at"),
+        Index("ix_loans_lost_at", "lost_at"),
+        Index("ix_loans_recipient_issued_at", "recipient_id", "issued_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -70,7 +76,8 @@ class EligibilityDecision(SQLModel, table=True):
     """
 
     __tablename__ = "eligibility_decisions"
-    __table_args__ = (Index("ix_decisions_recipient", "recipient_id", "id"),)
+    __table_args__ = (Index("ix_decisions_recipient", "recipient_id", "id"),
+                      Index("ix_decisions_decided_at", "decided_at"))
 
     id: int | None = Field(default=None, primary_key=True)
     recipient_id: int = Field(foreign_key="recipients.id")

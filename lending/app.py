@@ -39,6 +39,7 @@ from lending.loans import service as loans
 from lending.loans.api import LoanController
 from lending.printing.api import LabelController
 from lending.recipients.api import RecipientController
+from lending.reports.api import ReportController
 from lending.scheduler import background_scheduler
 from lending.settings import Settings, get_settings
 from lending.waitlist.api import WaitlistController
@@ -116,7 +117,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         path="/api/v1",
         route_handlers=[LocationController, DeviceController, UserController, MeController,
                         audit_api.AuditController, RecipientController, LoanController,
-                        WaitlistController, LabelController],
+                        WaitlistController, LabelController, ReportController],
         guards=[role_guard],
     )
     return Litestar(

@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     # another instance takes effect within this many seconds (0: look up every request).
     auth_cache_seconds: float = 5.0
     max_labels_per_request: int = 2000
+    # The reports flag a location and kind with fewer devices available than this.
+    low_stock_threshold: int = 3
     # Per-template printer calibration, e.g. LENDING_LABEL_OFFSETS='{"avery-l7160": [0.5, -1]}'
     label_offsets: dict[str, tuple[float, float]] = {}
 

@@ -4,6 +4,7 @@ The same Drawing goes into the PDF and, through renderSVG, onto the Reports page
 the page and the PDF always agree.
 """
 
+import math
 from dataclasses import dataclass
 
 from reportlab.graphics import renderSVG
@@ -33,9 +34,12 @@ class Chart:
         return text[text.index("<svg"):]
 
 
-def _axis_max(values: list[float]) -> float:
+def _scale(axis, values: list[float | None]) -> None:
+    """A value axis from 0 with whole-number steps (counts and days)."""
     top = max([v for v in values if v is not None] + [1])
-    return top * 1.15 if top > 4 else top + 1
+    step = max(1, math.ceil(top / 5))
+    axis.valueMin, axis.valueStep = 0, step
+    axis.valueMax = step * (math.ceil(top / step) + (1 if top % step == 0 else 0))
 
 
 def _frame(title: str) -> Drawing:
@@ -51,6 +55,7 @@ def _legend(drawing: Drawing, names: list[str], x: float) -> None:
     legend.dx = legend.dy = 7
     legend.deltay = 10
     legend.alignment = "right"
+    legend.columnMaximum = 8
     legend.colorNamePairs = list(zip(PALETTE, names, strict=False))
     drawing.add(legend)
 
@@ -68,10 +73,9 @@ def _bars(title: str, categories: list[str], series: list[list[float]], names: l
     chart.categoryAxis.labels.boxAnchor = "ne" if len(categories) > 6 else "n"
     chart.valueAxis.labels.fontName = FONT
     chart.valueAxis.labels.fontSize = 7
-    chart.valueAxis.valueMin = 0
     totals = ([sum(col) for col in zip(*series, strict=True)] if stacked
               else [v for s in series for v in s if v is not None])
-    chart.valueAxis.valueMax = _axis_max(totals or [0])
+    _scale(chart.valueAxis, totals)
     if stacked:
         chart.categoryAxis.style = "stacked"
     for index in range(len(chart.data)):
@@ -79,7 +83,7 @@ def _bars(title: str, categories: list[str], series: list[list[float]], names: l
         chart.bars[index].strokeColor = None
     drawing.add(chart)
     if names:
-        _legend(drawing, names, WIDTH - 5)
+        _legend(drawing, names, WIDTH - 80)
     return drawing
 
 
@@ -96,13 +100,12 @@ def _lines(title: str, categories: list[str], series: list[list[float | None]],
     chart.categoryAxis.labels.boxAnchor = "ne"
     chart.valueAxis.labels.fontName = FONT
     chart.valueAxis.labels.fontSize = 7
-    chart.valueAxis.valueMin = 0
-    chart.valueAxis.valueMax = _axis_max([v for s in chart.data for v in s])
+    _scale(chart.valueAxis, [v for s in chart.data for v in s])
     for index in range(len(chart.data)):
         chart.lines[index].strokeColor = PALETTE[index]
         chart.lines[index].strokeWidth = 2
     drawing.add(chart)
-    _legend(drawing, names, WIDTH - 5)
+    _legend(drawing, names, WIDTH - 60)
     return drawing
 
 

@@ -5,6 +5,7 @@ number on every page."""
 import io
 from xml.sax.saxutils import escape
 
+from reportlab.graphics.shapes import Drawing, Group
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import getSampleStyleSheet
@@ -12,6 +13,7 @@ from reportlab.lib.units import mm
 from reportlab.pdfgen import canvas as pdfcanvas
 from reportlab.platypus import (
     CondPageBreak,
+    Flowable,
     KeepTogether,
     PageBreak,
     Paragraph,
@@ -72,12 +74,20 @@ def _cell(value: object) -> str:
 
 def _table(header: list[str], rows: list[list[object]], widths: list[float] | None = None
            ) -> Table:
-    body = [[Paragraph(escape(_cell(c)), SMALL) if isinstance(c, str) and len(c) > 30
-             else _cell(c) for c in row] for row in rows]
+    body = [[c if isinstance(c, Flowable) else Paragraph(escape(_cell(c)), SMALL)
+             if isinstance(c, str) and len(c) > 30 else _cell(c) for c in row] for row in rows]
     table = Table([header, *body] if body else [header, ["(none)"] + [""] * (len(header) - 1)],
                   colWidths=widths, repeatRows=1, hAlign="LEFT")
     table.setStyle(GRID)
     return table
+
+
+def _scaled(drawing: Drawing, factor: float) -> Drawing:
+    group = Group(*drawing.contents)
+    group.scale(factor, factor)
+    smaller = Drawing(drawing.width * factor, drawing.height * factor)
+    smaller.add(group)
+    return smaller
 
 
 def render_pdf(report: StockReport, organisation: str) -> bytes:
@@ -103,11 +113,14 @@ def render_pdf(report: StockReport, organisation: str) -> bytes:
     story.append(_table(["Figure", "Value"],
                         [[figures[k].label, figures[k].display] for k in HEADLINES],
                         [110 * mm, 50 * mm]))
-    story.append(Spacer(1, 4 * mm))
+    story.append(Spacer(1, 2 * mm))
     story.append(Paragraph("Every figure is defined in the pages that follow.", SMALL))
-    story.append(PageBreak())
+    charts = report_charts(report)
+    story.extend([Spacer(1, 4 * mm), _scaled(charts[0].drawing, 0.72),
+                  _scaled(charts[1].drawing, 0.72), PageBreak()])
 
     for section in report.sections:
+        story.append(CondPageBreak(60 * mm))
         story.append(Paragraph(escape(section.title), STYLES["Heading2"]))
         if section.note:
             story.append(Paragraph(escape(section.note), STYLES["BodyText"]))
@@ -123,9 +136,9 @@ def render_pdf(report: StockReport, organisation: str) -> bytes:
             story.append(_table([c.replace("_", " ") for c in table.columns], table.rows))
         story.append(Spacer(1, 6 * mm))
 
-    story.append(PageBreak())
+    story.append(CondPageBreak(120 * mm))
     story.append(Paragraph("Charts", STYLES["Heading2"]))
-    for chart in report_charts(report):
+    for chart in charts[2:]:
         story.append(KeepTogether([chart.drawing, Spacer(1, 6 * mm)]))
     doc.build(story, onFirstPage=decorate, onLaterPages=decorate, canvasmaker=_NumberedCanvas)
     return buffer.getvalue()

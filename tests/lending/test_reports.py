@@ -79,6 +79,10 @@ class Data:
 
 @pytest.fixture
 def world(engine, settings):
+    return build_world(engine, settings)
+
+
+def build_world(engine, settings) -> Data:
     with session_for(engine, actor="test") as session:
         data = Data(session, settings)
         ldn = data.add(Location(code="LDN", name="London"))

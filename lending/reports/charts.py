@@ -6,6 +6,7 @@ the page and the PDF always agree.
 
 import math
 from dataclasses import dataclass
+from xml.sax.saxutils import escape
 
 from reportlab.graphics import renderSVG
 from reportlab.graphics.charts.barcharts import VerticalBarChart
@@ -29,9 +30,20 @@ class Chart:
     drawing: Drawing
 
     def svg(self) -> str:
+        """The chart as SVG to inline in a page: ids its own, a title, and a width that
+        follows the page (the viewBox keeps the proportions)."""
         text = renderSVG.drawToString(self.drawing)
-        # Drop the XML prologue and doctype: the SVG is inlined in an HTML page.
-        return text[text.index("<svg"):]
+        text = text[text.index("<svg"):]  # no XML prologue or doctype inside HTML
+        name = f"chart-{self.key.replace('_', '-')}"
+        return (text
+                .replace(f'width="{WIDTH}" height="{HEIGHT}"',
+                         f'width="100%" role="img" aria-labelledby="{name}-title"', 1)
+                .replace("<title>...</title>", f'<title id="{name}-title">'
+                         f"{escape(self.title)}</title>", 1)
+                .replace("<desc>...</desc>", "", 1)
+                .replace('id="clip"', f'id="{name}-clip"')
+                .replace("url(#clip)", f"url(#{name}-clip)")
+                .replace('id="group"', f'id="{name}-group"'))
 
 
 def _scale(axis, values: list[float | None]) -> None:

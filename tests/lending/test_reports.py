@@ -298,3 +298,32 @@ def test_the_command_writes_the_pdf(world, database_url, tmp_path):
     assert f"{world.day(60):%-d %b %Y} to {world.today:%-d %b %Y}, LDN" in first
     bad = run("--location", "NOPE")
     assert bad.returncode == 1 and "NOPE" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def sign_in(client, engine, role):
+    from tests.conftest import add_user
+    add_user(engine, f"{role}-page@example.org", role, password="correct horse battery")
+    client.get("/login")
+    response = client.post("/login", data={
+        "email": f"{role}-page@example.org", "password": "correct horse battery",
+        "_csrf_token": client.cookies.get("lending_csrf")}, follow_redirects=False)
+    assert response.status_code in (302, 303), response.text
+
+
+def test_the_reports_page_for_managers(client, engine, world):
+    sign_in(client, engine, "manager")
+    page = client.get("/reports", params={"location": "LDN"})
+    assert page.status_code == 200, page.text
+    html = page.text
+    assert html.count("<svg") == 4 and 'id="chart-stock-by-location-title"' in html
+    assert "Stock by location, kind and status" in html and "£1,020.00" in html
+    assert "/api/v1/reports/stock.pdf?from=" in html and "location=LDN" in html
+    assert 'href="/reports"' in html and "Someone" not in html
+    bad = client.get("/reports", params={"date_from": "yesterday"})
+    assert bad.status_code == 422 and "is not a date" in bad.text
+
+
+def test_the_reports_page_is_not_for_staff(client, engine, office):
+    sign_in(client, engine, "staff")
+    assert client.get("/reports").status_code == 403
+    assert 'href="/reports"' not in client.get("/").text

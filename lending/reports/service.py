@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     Date,
+    Integer,
     and_,
     case,
     cast,
@@ -123,8 +124,8 @@ def percentiles(session: Session, values: Select, fractions: tuple[float, ...]
                 ) -> list[float | None]:
     """Continuous percentiles (as PostgreSQL's percentile_cont) of a one-column query.
 
-    PostgreSQL computes them itself; SQLite reads the one or two ordered values each
-    percentile falls between (ORDER BY ... LIMIT 2 OFFSET k), never the whole set."""
+    PostgreSQL computes them itself; on SQLite one query ranks the values (window
+    functions) and returns only the one or two each percentile falls between."""
     inner = values.subquery()
     value = inner.c[0]
     if _is_postgres(session):
@@ -132,18 +133,26 @@ def percentiles(session: Session, values: Select, fractions: tuple[float, ...]
             func.percentile_cont(fraction).within_group(value) for fraction in fractions
         ]).select_from(inner)).one()
         return [None if v is None else float(v) for v in row]
-    count = session.scalar(select(func.count()).select_from(inner).where(value.is_not(None)))
+    # One ordered pass: each value's rank and the count, keeping only the one or two rows
+    # each percentile falls between.
+    ranked = select(value.label("v"), func.row_number().over(order_by=value).label("rank"),
+                    func.count().over().label("n")).where(value.is_not(None)).subquery()
+
+    def below(fraction: float):
+        return cast(fraction * (ranked.c.n - 1), Integer) + 1
+
+    rows = session.execute(select(ranked.c.v, ranked.c.rank, ranked.c.n).where(or_(*[
+        ranked.c.rank.between(below(f), below(f) + 1) for f in fractions]))).all()
+    if not rows:
+        return [None for _ in fractions]
+    count = rows[0].n
+    by_rank = {row.rank: float(row.v) for row in rows}
     results: list[float | None] = []
     for fraction in fractions:
-        if not count:
-            results.append(None)
-            continue
         position = fraction * (count - 1)
         low = math.floor(position)
-        pair = session.scalars(select(value).where(value.is_not(None)).order_by(value)
-                               .limit(2).offset(low)).all()
-        high = pair[1] if len(pair) > 1 else pair[0]
-        results.append(float(pair[0] + (high - pair[0]) * (position - low)))
+        start = by_rank[low + 1]
+        results.append(start + (by_rank.get(low + 2, start) - start) * (position - low))
     return results
 
 
@@ -237,13 +246,14 @@ def stock_section(session: Session, scope: Scope, low_stock_threshold: int) -> S
         .where(DEVICES.c.kind.in_(PLAN_KINDS), DEVICES.c.plan_ends_on.is_not(None), *where)
     ).one()
 
-    # A device waits for a wipe from when its last loan ended (returned, or found).
-    ended = (select(func.max(func.coalesce(LOANS.c.found_at, LOANS.c.returned_at))
-                    .label("ended"))
-             .select_from(DEVICES.join(LOANS, LOANS.c.device_id == DEVICES.c.id))
-             .where(DEVICES.c.status == DeviceStatus.awaiting_wipe.value, *where)
-             .group_by(DEVICES.c.id)).subquery()
-    oldest_wipe = session.scalar(select(func.min(ended.c.ended)))
+    # A device waits for a wipe from when its last loan (the highest id) ended.
+    last_loans = (select(func.max(LOANS.c.id))
+                  .select_from(DEVICES.join(LOANS, LOANS.c.device_id == DEVICES.c.id))
+                  .where(DEVICES.c.status == DeviceStatus.awaiting_wipe.value, *where)
+                  .group_by(DEVICES.c.id))
+    oldest_wipe = session.scalar(
+        select(func.min(func.coalesce(LOANS.c.found_at, LOANS.c.returned_at)))
+        .where(LOANS.c.id.in_(last_loans)))
 
     value, unpriced = session.execute(
         select(func.sum(DEVICES.c.purchase_cost_pence),
@@ -354,13 +364,20 @@ def loans_section(session: Session, scope: Scope) -> Section:
         .select_from(source).where(*returned_in_period)).one()
     returned, on_time = int(returned or 0), int(on_time or 0)
 
-    # A renewal falls in the period only on a loan open at some time in it.
-    open_in_period = and_(LOANS.c.issued_at < scope.end,
-                          or_(active, LOANS.c.returned_at >= scope.start,
-                              LOANS.c.lost_at >= scope.start))
+    # A renewal falls in the period only on a loan open at some time in it: still active,
+    # or closed (returned or lost) after the period began. One part per status, so that
+    # each reads its own index.
+    issued_before_end = [LOANS.c.issued_at < scope.end] if scope.end < scope.now else []
+    parts = union_all(*[
+        select(LOANS.c.renewals).select_from(source)
+        .where(*issued_before_end, LOANS.c.renewals > 0, *where, *condition)
+        for condition in ([active],
+                          [LOANS.c.status == LoanStatus.returned.value,
+                           LOANS.c.returned_at >= scope.start],
+                          [LOANS.c.status == LoanStatus.lost.value,
+                           LOANS.c.lost_at >= scope.start])]).subquery()
     renewed, renewals = session.execute(
-        select(func.count(), func.sum(LOANS.c.renewals)).select_from(source)
-        .where(open_in_period, LOANS.c.renewals > 0, *where)).one()
+        select(func.count(), func.sum(parts.c.renewals))).one()
 
     length = _days_between(session, LOANS.c.issued_at, LOANS.c.returned_at)
     (median_length,) = percentiles(
@@ -430,15 +447,18 @@ def access_section(session: Session, scope: Scope) -> Section:
         .order_by(LOCATIONS.c.code, WAITLIST.c.kind)).all()
     oldest_request = min((row[3] for row in waiting), default=None)
 
-    fulfilled = WAITLIST.join(LOANS, LOANS.c.id == WAITLIST.c.loan_id)
-    fulfilled_where = [WAITLIST.c.status == RequestStatus.fulfilled.value]
+    # Requests met, read first and on their own: there are far fewer of them than loans,
+    # so each finds its loan by id rather than each loan of the period looking for one.
+    met_where = [WAITLIST.c.status == RequestStatus.fulfilled.value]
     if scope.location:
-        fulfilled_where.append(WAITLIST.c.location_id == scope.location_id)
-    wait = _days_between(session, WAITLIST.c.requested_at, LOANS.c.issued_at)
+        met_where.append(WAITLIST.c.location_id == scope.location_id)
+    met = (select(WAITLIST.c.loan_id, WAITLIST.c.requested_at).where(*met_where)
+           .cte("met").prefix_with("MATERIALIZED"))
+    fulfilled = met.join(LOANS, LOANS.c.id == met.c.loan_id)
+    wait = _days_between(session, met.c.requested_at, LOANS.c.issued_at)
     median_wait, p90_wait = percentiles(
         session, select(wait).select_from(fulfilled).where(
-            _between(LOANS.c.issued_at, scope.start, scope.end), *fulfilled_where),
-        (0.5, 0.9))
+            _between(LOANS.c.issued_at, scope.start, scope.end)), (0.5, 0.9))
 
     source, where = _loans_from(scope)
     in_period = _between(LOANS.c.issued_at, scope.start, scope.end)
@@ -479,7 +499,7 @@ def access_section(session: Session, scope: Scope) -> Section:
     month_cases = case(*[(_between(LOANS.c.issued_at, start, end), literal(label))
                          for label, start, end in months], else_=literal(None))
     medians = _monthly_medians(
-        session, month_cases, wait, [*fulfilled_where, _between(
+        session, month_cases, wait, [_between(
             LOANS.c.issued_at, months[0][1], months[-1][2])], fulfilled)
 
     outcome_names = ("eligible", "needs_review", "ineligible")

@@ -17,12 +17,12 @@ depends_on: str | Sequence[str] | None = None
 INDEXES = [
     ('ix_devices_location_kind_status', 'devices', ['location_id', 'kind', 'status']),
     ('ix_devices_plan_ends_on', 'devices', ['plan_ends_on']),
-    ('ix_loans_issued_at', 'loans', ['issued_at']),
-    ('ix_loans_returned_at', 'loans', ['returned_at']),
+    ('ix_loans_issued_at', 'loans', ['issued_at', 'recipient_id']),
+    ('ix_loans_returned_at', 'loans', ['returned_at', 'status', 'due_on', 'issued_at']),
     ('ix_loans_lost_at', 'loans', ['lost_at']),
     ('ix_loans_recipient_issued_at', 'loans', ['recipient_id', 'issued_at']),
     ('ix_decisions_decided_at', 'eligibility_decisions', ['decided_at']),
-    ('ix_waitlist_loan', 'waitlist_requests', ['loan_id']),
+    ('ix_waitlist_status_loan', 'waitlist_requests', ['status', 'loan_id']),
 ]
 
 

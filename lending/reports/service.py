@@ -447,8 +447,8 @@ def access_section(session: Session, scope: Scope) -> Section:
         .order_by(LOCATIONS.c.code, WAITLIST.c.kind)).all()
     oldest_request = min((row[3] for row in waiting), default=None)
 
-    # Requests met, read first and on their own: there are far fewer of them than loans,
-    # so each finds its loan by id rather than each loan of the period looking for one.
+    # Over a year, the requests met are read first and on their own: there are far fewer
+    # of them than loans, so each finds its loan by id.
     met_where = [WAITLIST.c.status == RequestStatus.fulfilled.value]
     if scope.location:
         met_where.append(WAITLIST.c.location_id == scope.location_id)
@@ -456,9 +456,12 @@ def access_section(session: Session, scope: Scope) -> Section:
            .cte("met").prefix_with("MATERIALIZED"))
     fulfilled = met.join(LOANS, LOANS.c.id == met.c.loan_id)
     wait = _days_between(session, met.c.requested_at, LOANS.c.issued_at)
+    # For one period, the other way round: its loans, each looking for a request it met.
+    period_wait = _days_between(session, WAITLIST.c.requested_at, LOANS.c.issued_at)
     median_wait, p90_wait = percentiles(
-        session, select(wait).select_from(fulfilled).where(
-            _between(LOANS.c.issued_at, scope.start, scope.end)), (0.5, 0.9))
+        session, select(period_wait)
+        .select_from(LOANS.join(WAITLIST, WAITLIST.c.loan_id == LOANS.c.id))
+        .where(_between(LOANS.c.issued_at, scope.start, scope.end), *met_where), (0.5, 0.9))
 
     source, where = _loans_from(scope)
     in_period = _between(LOANS.c.issued_at, scope.start, scope.end)

@@ -201,19 +201,18 @@ def floor_queries(pg: bool) -> list[str]:
     ]
     returned = ("FROM loans WHERE returned_at >= :start AND returned_at < :end AND status = "
                 "'returned'")
-    waits = "FROM w JOIN loans l ON l.id = w.loan_id WHERE l.issued_at >= :start AND " \
-        "l.issued_at < :end"
+    waits = ("FROM loans l JOIN waitlist_requests w ON w.loan_id = l.id WHERE w.status = "
+             "'fulfilled' AND l.issued_at >= :start AND l.issued_at < :end")
     if pg:
         queries += [f"SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY {length}) {returned}",
                     f"SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY {wait}), "
                     f"percentile_cont(0.9) WITHIN GROUP (ORDER BY {wait}) {waits}"]
-        queries[-1] = met + queries[-1]
     else:
         queries += [f"SELECT count(*) {returned}",
                     f"SELECT {length} AS v {returned} ORDER BY v LIMIT 2 OFFSET :middle",
-                    f"{met}SELECT count(*) {waits}",
-                    f"{met}SELECT {wait} AS v {waits} ORDER BY v LIMIT 2 OFFSET :middle",
-                    f"{met}SELECT {wait} AS v {waits} ORDER BY v LIMIT 2 OFFSET :p90"]
+                    f"SELECT count(*) {waits}",
+                    f"SELECT {wait} AS v {waits} ORDER BY v LIMIT 2 OFFSET :middle",
+                    f"SELECT {wait} AS v {waits} ORDER BY v LIMIT 2 OFFSET :p90"]
     return queries
 
 

@@ -246,14 +246,14 @@ def stock_section(session: Session, scope: Scope, low_stock_threshold: int) -> S
         .where(DEVICES.c.kind.in_(PLAN_KINDS), DEVICES.c.plan_ends_on.is_not(None), *where)
     ).one()
 
-    # A device waits for a wipe from when its last loan (the highest id) ended.
-    last_loans = (select(func.max(LOANS.c.id))
-                  .select_from(DEVICES.join(LOANS, LOANS.c.device_id == DEVICES.c.id))
-                  .where(DEVICES.c.status == DeviceStatus.awaiting_wipe.value, *where)
-                  .group_by(DEVICES.c.id))
+    # A device waits for a wipe from when its last loan (the highest id) ended: one index
+    # look-up per waiting device, never a pass over every loan.
+    last_ended = (select(func.coalesce(LOANS.c.found_at, LOANS.c.returned_at))
+                  .where(LOANS.c.device_id == DEVICES.c.id)
+                  .order_by(LOANS.c.id.desc()).limit(1).scalar_subquery())
     oldest_wipe = session.scalar(
-        select(func.min(func.coalesce(LOANS.c.found_at, LOANS.c.returned_at)))
-        .where(LOANS.c.id.in_(last_loans)))
+        select(func.min(last_ended))
+        .where(DEVICES.c.status == DeviceStatus.awaiting_wipe.value, *where))
 
     value, unpriced = session.execute(
         select(func.sum(DEVICES.c.purchase_cost_pence),
@@ -447,15 +447,16 @@ def access_section(session: Session, scope: Scope) -> Section:
         .order_by(LOCATIONS.c.code, WAITLIST.c.kind)).all()
     oldest_request = min((row[3] for row in waiting), default=None)
 
-    # Over a year, the requests met are read first and on their own: there are far fewer
-    # of them than loans, so each finds its loan by id.
+    # Over a year, the requests met are read first: there are far fewer of them than
+    # loans, so each finds its loan by id (a correlated look-up, whatever the planner's
+    # guess about the year's loans), once (MATERIALIZED: not once per use of the column).
     met_where = [WAITLIST.c.status == RequestStatus.fulfilled.value]
     if scope.location:
         met_where.append(WAITLIST.c.location_id == scope.location_id)
-    met = (select(WAITLIST.c.loan_id, WAITLIST.c.requested_at).where(*met_where)
-           .cte("met").prefix_with("MATERIALIZED"))
-    fulfilled = met.join(LOANS, LOANS.c.id == met.c.loan_id)
-    wait = _days_between(session, met.c.requested_at, LOANS.c.issued_at)
+    met = select(WAITLIST.c.requested_at, select(LOANS.c.issued_at)
+                 .where(LOANS.c.id == WAITLIST.c.loan_id).scalar_subquery()
+                 .label("issued_at")).where(*met_where).cte("met").prefix_with("MATERIALIZED")
+    wait = _days_between(session, met.c.requested_at, met.c.issued_at)
     # For one period, the other way round: its loans, each looking for a request it met.
     period_wait = _days_between(session, WAITLIST.c.requested_at, LOANS.c.issued_at)
     median_wait, p90_wait = percentiles(
@@ -499,11 +500,11 @@ def access_section(session: Session, scope: Scope) -> Section:
         .where(DECISIONS.c.purpose == "override", *decided))
 
     months = _months(scope)
-    month_cases = case(*[(_between(LOANS.c.issued_at, start, end), literal(label))
+    month_cases = case(*[(_between(met.c.issued_at, start, end), literal(label))
                          for label, start, end in months], else_=literal(None))
     medians = _monthly_medians(
         session, month_cases, wait, [_between(
-            LOANS.c.issued_at, months[0][1], months[-1][2])], fulfilled)
+            met.c.issued_at, months[0][1], months[-1][2])], met)
 
     outcome_names = ("eligible", "needs_review", "ineligible")
     figures = [

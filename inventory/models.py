@@ -83,6 +83,9 @@ class Device(SQLModel, table=True):
         Index("ix_devices_status_kind_id", "status", "kind", "id"),
         Index("ix_devices_location_status", "location_id", "status"),
         Index("ix_devices_kind_id", "kind", "id"),
+        # The stock report counts by location, kind and status from the index alone.
+        Index("ix_devices_location_kind_status", "location_id", "kind", "status"),
+        Index("ix_devices_plan_ends_on", "plan_ends_on"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -39,6 +39,7 @@ from lending.loans.api import LoanController
 from lending.pages import csrf_config, html_error, route_handlers, template_config
 from lending.printing.api import LabelController
 from lending.recipients.api import RecipientController
+from lending.reports.api import ReportController
 from lending.scheduler import background_scheduler
 from lending.settings import Settings, get_settings
 from lending.stocktakes.api import StocktakeController
@@ -109,7 +110,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
                         audit_api.AuditController, RecipientController,
                         RecipientDetailController, EligibilityController,
                         LoanController,
-                        WaitlistController, LabelController, StocktakeController],
+                        WaitlistController, LabelController, StocktakeController,
+                        ReportController],
         guards=[role_guard],
     )
     app = Litestar(

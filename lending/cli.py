@@ -268,6 +268,37 @@ def labels(tags: tuple[str, ...], unlabelled: bool, template: str, start: int, a
     out.print(f"wrote {what} on {template} to {output}")
 
 
+@main.group()
+def report() -> None:
+    """Manager reports."""
+
+
+@report.command("stock")
+@click.option("--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--location", help="Only this location (a code).")
+@click.option("--from", "date_from", type=click.DateTime(["%Y-%m-%d"]),
+              help="First day, YYYY-MM-DD (default: 27 days before --to).")
+@click.option("--to", "date_to", type=click.DateTime(["%Y-%m-%d"]),
+              help="Last day, YYYY-MM-DD (default: today).")
+def report_stock(output: Path, location: str | None, date_from, date_to) -> None:
+    """Write the stock and outcomes report as a PDF."""
+    from lending.db import session_for
+    from lending.reports.pdf import render_pdf
+    from lending.reports.service import build_stock_report, report_scope
+
+    settings = get_settings()
+    try:
+        with session_for(_engine(), actor="cli", read_only=True) as session:
+            scope = report_scope(session, settings.today(), settings.zone, location,
+                                 date_from and date_from.date(), date_to and date_to.date())
+            stock = build_stock_report(session, scope, settings.low_stock_threshold)
+    except _service_errors() as error:
+        raise UserError(_one_line(error)) from error
+    output.write_bytes(render_pdf(stock, settings.organisation))
+    out.print(f"wrote the stock report for {stock.period.date_from} to "
+              f"{stock.period.date_to} to {output}")
+
+
 @main.command()
 def check() -> None:
     """List every device whose status disagrees with its loans; exit 1 if there is any."""

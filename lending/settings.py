@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     # How long a change waits for SQLite's write lock (held by a long import, say) before
     # it answers 503 with Retry-After; reads never wait for it.
     write_wait_seconds: float = 10.0
+    # The reports flag a location and kind with fewer devices available than this.
+    low_stock_threshold: int = 3
     # Per-template printer calibration, e.g. LENDING_LABEL_OFFSETS='{"avery-l7160": [0.5, -1]}'
     label_offsets: dict[str, tuple[float, float]] = {}
 

@@ -18,7 +18,8 @@ class EligibilityDecision(SQLModel, table=True):
     """
 
     __tablename__ = "eligibility_decisions"
-    __table_args__ = (Index("ix_decisions_recipient", "recipient_id", "id"),)
+    __table_args__ = (Index("ix_decisions_recipient", "recipient_id", "id"),
+                      Index("ix_decisions_decided_at", "decided_at"))
 
     id: int | None = Field(default=None, primary_key=True)
     recipient_id: int = Field(foreign_key="recipients.id")

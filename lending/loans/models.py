@@ -30,6 +30,13 @@ class Loan(SQLModel, table=True):
         Index("ix_loans_recipient_status", "recipient_id", "status"),
         Index("ix_loans_status_due_on", "status", "due_on"),
         Index("ix_loans_device_id", "device_id", "id"),
+        # The reports count loans issued, returned and lost in a period, and a recipient's
+        # first loan, from the indexes alone (hence the trailing columns).
+        Index("ix_loans_issued_at", "issued_at", "recipient_id"),
+        Index("ix_loans_returned_at", "returned_at", "status", "due_on", "issued_at",
+              "renewals"),
+        Index("ix_loans_lost_at", "lost_at"),
+        Index("ix_loans_recipient_issued_at", "recipient_id", "issued_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

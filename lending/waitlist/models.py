@@ -28,6 +28,8 @@ class WaitlistRequest(SQLModel, table=True):
         # The queue: per office and kind, highest priority first, then first come.
         Index("ix_waitlist_queue", "location_id", "kind", "status", "priority", "requested_at"),
         Index("ix_waitlist_recipient", "recipient_id", "status"),
+        # The reports join fulfilled requests to the loans that met them.
+        Index("ix_waitlist_status_loan", "status", "loan_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

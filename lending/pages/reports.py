@@ -1,0 +1,58 @@
+"""The Reports page for managers: the stock report's figures, charts and tables, its
+filters, and its three downloads. Thin: the figures come from `lending.reports.service`."""
+
+from datetime import date
+from typing import Any
+from urllib.parse import urlencode
+
+from litestar import Controller, Request, get
+from litestar.params import FromQuery
+from litestar.response import Response
+
+from inventory import service as inventory
+from inventory.api import DbSession
+from inventory.service import Invalid, InventoryError
+from lending.accounts.models import Role
+from lending.pages.rendering import render
+from lending.reports import service
+from lending.reports.charts import report_charts
+
+
+def _day(value: str, field: str) -> date | None:
+    if not value.strip():
+        return None
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError as error:
+        raise Invalid(f"{value!r} is not a date (YYYY-MM-DD)", field) from error
+
+
+class ReportPages(Controller):
+    path = "/reports"
+    opt = {"role": Role.manager}
+
+    @get("/", sync_to_thread=True)
+    def reports(self, request: Request, db_session: DbSession, location: FromQuery[str] = "",
+                date_from: FromQuery[str] = "", date_to: FromQuery[str] = "") -> Response:
+        settings = request.app.state.settings
+        values = {"location": location, "date_from": date_from, "date_to": date_to}
+        errors: dict[str, str] = {}
+        try:
+            scope = service.report_scope(db_session, settings.today(), settings.zone,
+                                         location.strip() or None,
+                                         _day(date_from, "date_from"), _day(date_to, "date_to"))
+        except InventoryError as error:
+            errors[{"from": "date_from"}.get(error.field, error.field or "location")] = (
+                error.message)
+            scope = service.report_scope(db_session, settings.today(), settings.zone)
+        report = service.build_stock_report(db_session, scope, settings.low_stock_threshold)
+        query: dict[str, Any] = {"from": report.period.date_from.isoformat(),
+                                 "to": report.period.date_to.isoformat()}
+        if report.period.location:
+            query["location"] = report.period.location
+        return render(request, "reports.html", status_code=422 if errors else 200,
+                      report=report, charts=report_charts(report), errors=errors,
+                      values=values, query=urlencode(query),
+                      filters=service.filters_line(report),
+                      locations=inventory.list_locations(db_session))
+

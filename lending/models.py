@@ -6,6 +6,7 @@ from lending.audit.models import AuditEntry
 from lending.loans.models import EligibilityDecision, Loan
 from lending.recipients.models import Recipient
 from lending.waitlist.models import WaitlistRequest
+from notifications.models import Message, Reply
 
-__all__ = ["AuditEntry", "Device", "EligibilityDecision", "Loan", "Location", "Recipient",
-           "TagSequence", "Token", "User", "WaitlistRequest", "Wipe"]
+__all__ = ["AuditEntry", "Device", "EligibilityDecision", "Loan", "Location", "Message",
+           "Recipient", "Reply", "TagSequence", "Token", "User", "WaitlistRequest", "Wipe"]

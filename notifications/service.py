@@ -1,0 +1,332 @@
+"""The outbox's operations: queue a text, send what is due exactly once, record receipts
+and replies.
+
+`queue_message`, `cancel_messages` and `record_reply` join the caller's transaction and
+never commit: a text is written in the same transaction as the change that causes it (a
+loan issued, a STOP received), and is sent only once that has committed. `dispatch` and
+`record_receipt` own their transactions.
+
+How a text is sent exactly once, though neither provider takes an idempotency key:
+1. its row is unique by business key, so queueing it twice writes one row;
+2. a dispatcher claims one due row at a time (`FOR UPDATE SKIP LOCKED` on PostgreSQL,
+   SQLite's write lock elsewhere), marks it `sending` with a lease, commits, and only then
+   calls the provider, outside any transaction;
+3. it records the answer only if its claim still stands (the claim token);
+4. a row still `sending` when its lease ends (a dispatcher killed mid-send, a timeout, a
+   5xx) is looked up at the provider before any resend, and resent only if the provider
+   never accepted it.
+"""
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Engine, func, select, update
+from sqlalchemy.dialects.postgresql import insert as postgres_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session
+
+from notifications.callbacks import Inbound, Receipt, classify_reply
+from notifications.models import ErrorCode, Message, MessageStatus, Reply
+from notifications.providers import (
+    FAILED,
+    RETRY,
+    SENT,
+    Outcome,
+    Outgoing,
+    Provider,
+    new_reference,
+)
+from notifications.texts import fit
+from notifications.timing import (
+    DEFAULT_RATE_LIMIT,
+    MAX_ATTEMPTS,
+    RateLimit,
+    SendingWindow,
+    next_allowed_time,
+    retry_delay,
+)
+
+# How long a dispatcher may take over one text (a send times out well within it).
+LEASE = timedelta(minutes=2)
+MAX_BODY = 918  # Notify's limit; Twilio's is larger
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def queue_message(session: Session, *, key: str, to: str, language: str, kind: str,
+                  body: str, not_before: datetime | None = None,
+                  recipient_id: int | None = None, loan_id: int | None = None,
+                  request_id: int | None = None, cancelled: str | None = None,
+                  now: datetime | None = None) -> bool:
+    """Adds a text to the outbox in the caller's transaction; True if it was new. A text
+    whose `key` is already there (the same loan, kind and date, say) is silently ignored,
+    even when two transactions race. `not_before` defers it (to the next allowed time);
+    `cancelled` (an `ErrorCode`, e.g. "opted_out") records it as not to be sent."""
+    now = now or _utcnow()
+    body = fit(body)
+    if len(body) > MAX_BODY:
+        raise ValueError(f"a text is at most {MAX_BODY} characters; this one is {len(body)}")
+    values = dict(
+        key=key, to=to, language=language, kind=kind, body=body,
+        status=MessageStatus.cancelled.value if cancelled else MessageStatus.queued.value,
+        error_code=cancelled, attempts=0, next_attempt_at=not_before or now,
+        reference=new_reference(), recipient_id=recipient_id, loan_id=loan_id,
+        request_id=request_id, created_at=now, updated_at=now)
+    insert = (postgres_insert if session.get_bind().dialect.name == "postgresql"
+              else sqlite_insert)
+    statement = insert(Message).values(**values).on_conflict_do_nothing(
+        index_elements=["key"])
+    return session.execute(statement).rowcount == 1
+
+
+def cancel_messages(session: Session, reason: str, *, to: str | None = None,
+                    recipient_id: int | None = None, loan_id: int | None = None,
+                    request_id: int | None = None, kinds: list[str] | None = None,
+                    now: datetime | None = None) -> int:
+    """Cancels the queued texts that match every filter given, in the caller's transaction
+    (a returned loan's reminders, an opted-out number's texts); how many. A text already
+    being sent is left alone: it cannot be called back."""
+    filters = [Message.status == MessageStatus.queued.value]
+    for column, value in ((Message.to, to), (Message.recipient_id, recipient_id),
+                          (Message.loan_id, loan_id), (Message.request_id, request_id)):
+        if value is not None:
+            filters.append(column == value)
+    if len(filters) == 1:
+        raise ValueError("cancel_messages needs at least one of to, recipient_id, loan_id, "
+                         "request_id")
+    if kinds:
+        filters.append(Message.kind.in_(kinds))
+    result = session.execute(
+        update(Message).where(*filters).values(
+            status=MessageStatus.cancelled.value, error_code=reason,
+            updated_at=now or _utcnow()).execution_options(synchronize_session=False))
+    return result.rowcount
+
+
+@dataclass
+class DispatchReport:
+    sent: int = 0  # accepted by the provider on this pass
+    found: int = 0  # already accepted before: found by looking it up, not resent
+    retrying: int = 0  # to be tried again (or looked up) later
+    failed: int = 0
+    sent_ids: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Claim:
+    id: int
+    token: str
+    outgoing: Outgoing
+    attempts: int
+    provider_id: str | None
+    # A row found already `sending`: its fate is unknown until looked up.
+    unresolved: bool
+    since: datetime
+
+
+def _claim_next(engine: Engine, now: datetime) -> _Claim | None:
+    with Session(engine) as session:
+        row = session.scalars(
+            select(Message)
+            .where(Message.status.in_([MessageStatus.queued.value,
+                                       MessageStatus.sending.value]),
+                   Message.next_attempt_at <= now)
+            .order_by(Message.next_attempt_at, Message.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)).first()
+        if row is None:
+            return None
+        claim = _Claim(row.id, uuid.uuid4().hex, Outgoing(row.reference, row.to, row.body),
+                       row.attempts, row.provider_id,
+                       unresolved=row.status == MessageStatus.sending.value,
+                       since=row.updated_at)
+        row.status = MessageStatus.sending.value
+        row.claim_token = claim.token
+        row.next_attempt_at = now + LEASE
+        row.updated_at = now
+        session.commit()
+        return claim
+
+
+def _record(engine: Engine, claim: _Claim, **values) -> bool:
+    """Writes what became of a claimed text, if the claim still stands."""
+    with Session(engine) as session:
+        result = session.execute(
+            update(Message)
+            .where(Message.id == claim.id, Message.claim_token == claim.token,
+                   Message.status == MessageStatus.sending.value)
+            .values(**values))
+        session.commit()
+        return result.rowcount == 1
+
+
+def _record_outcome(engine: Engine, claim: _Claim, outcome: Outcome, provider: str,
+                    now: datetime, attempts: int, report: DispatchReport) -> None:
+    common = dict(updated_at=now, attempts=attempts, provider=provider)
+    if outcome.error:
+        common["last_error"] = outcome.error[:400]
+    if outcome.result == SENT:
+        status = (MessageStatus.delivered if outcome.provider_status == "delivered"
+                  else MessageStatus.sent)
+        if _record(engine, claim, **common, status=status.value, claim_token=None,
+                   provider_id=outcome.provider_id, provider_status=outcome.provider_status,
+                   sent_at=now):
+            report.sent_ids.append(claim.id)
+            if claim.unresolved and attempts == claim.attempts:
+                report.found += 1
+            else:
+                report.sent += 1
+        return
+    if outcome.result == FAILED or (outcome.result == RETRY and attempts >= MAX_ATTEMPTS):
+        _record(engine, claim, **common, status=MessageStatus.failed.value, claim_token=None,
+                error_code=outcome.error_code or ErrorCode.retries_exhausted.value)
+        report.failed += 1
+        return
+    delay = retry_delay(attempts, outcome.retry_after)
+    if outcome.result == RETRY:
+        _record(engine, claim, **common, status=MessageStatus.queued.value, claim_token=None,
+                next_attempt_at=now + delay)
+    else:  # UNKNOWN: stays `sending` until the lease ends, then is looked up
+        _record(engine, claim, **common, claim_token=None, next_attempt_at=now + delay)
+    report.retrying += 1
+
+
+def dispatch(engine: Engine, provider: Provider, *, now: datetime | None = None,
+             limit: int = 500, rate_limit: RateLimit | None = None,
+             window: SendingWindow | None = None, zone=None,
+             closed_days=(), clock: Callable[[], datetime] | None = None) -> DispatchReport:
+    """Sends up to `limit` due texts, one at a time, exactly once each (see the module's
+    notes), and reports what happened. `now` fixes the moment (for replays and tests);
+    otherwise the clock is read before each text. With a `window` (and its `zone` and
+    `closed_days`), nothing is sent outside it. A 429 ends the pass: the provider is busy.
+    `rate_limit` (default: Notify's 3,000 a minute, shared by the process) is never
+    exceeded."""
+    read_clock = clock or ((lambda: now) if now is not None else _utcnow)
+    rate_limit = rate_limit or DEFAULT_RATE_LIMIT
+    report = DispatchReport()
+    if window is not None:
+        moment = read_clock()
+        if next_allowed_time(moment, zone or UTC, window, closed_days) > moment:
+            return report
+    for _ in range(limit):
+        claim = _claim_next(engine, read_clock())
+        if claim is None:
+            break
+        if claim.unresolved:
+            found = provider.look_up(claim.outgoing, claim.provider_id, claim.since)
+            if found is not None:  # accepted before, or the provider cannot say yet
+                _record_outcome(engine, claim, found, provider.name, read_clock(),
+                                claim.attempts, report)
+                continue
+            if claim.attempts >= MAX_ATTEMPTS:
+                _record_outcome(engine, claim, Outcome(FAILED), provider.name, read_clock(),
+                                claim.attempts, report)
+                continue
+        rate_limit.acquire()
+        try:
+            outcome = provider.send(claim.outgoing)
+        finally:
+            rate_limit.release()
+        _record_outcome(engine, claim, outcome, provider.name, read_clock(),
+                        claim.attempts + 1, report)
+        if outcome.throttled:
+            break
+    return report
+
+
+# Receipts: each provider's statuses as ours. A `retry` status means the network gave up
+# but a later try may succeed (Notify's temporary and technical failures).
+NOTIFY_RECEIPTS = {
+    "created": MessageStatus.sent, "sending": MessageStatus.sent,
+    "pending": MessageStatus.sent, "sent": MessageStatus.sent,
+    "delivered": MessageStatus.delivered, "permanent-failure": MessageStatus.failed,
+    "temporary-failure": RETRY, "technical-failure": RETRY,
+}
+TWILIO_RECEIPTS = {
+    "accepted": MessageStatus.sent, "scheduled": MessageStatus.sent,
+    "queued": MessageStatus.sent, "sending": MessageStatus.sent, "sent": MessageStatus.sent,
+    "delivered": MessageStatus.delivered, "read": MessageStatus.delivered,
+    "failed": MessageStatus.failed, "undelivered": MessageStatus.failed,
+    "canceled": MessageStatus.failed,
+}
+# Twilio delivery errors that say the number is wrong, or that it asked for no texts.
+TWILIO_NUMBER_ERRORS = {"30005": ErrorCode.invalid_number, "30006": ErrorCode.invalid_number,
+                        "21211": ErrorCode.invalid_number, "21610": ErrorCode.unsubscribed}
+TWILIO_TRANSIENT_ERRORS = {"30001", "30003", "30008"}
+
+
+def record_receipt(session: Session, receipt: Receipt, now: datetime | None = None) -> bool:
+    """Records a delivery receipt; True if it changed a text. Idempotent by provider id and
+    status: providers repeat receipts, and a repeat (or one for an earlier try of a text
+    since resent) changes nothing. Owns its transaction."""
+    now = now or _utcnow()
+    table = NOTIFY_RECEIPTS if receipt.provider == "notify" else TWILIO_RECEIPTS
+    verdict = table.get(receipt.status)
+    if receipt.provider == "twilio" and verdict == MessageStatus.failed:
+        if receipt.error_code in TWILIO_TRANSIENT_ERRORS:
+            verdict = RETRY
+    row = session.scalars(
+        select(Message).where(Message.provider_id == receipt.provider_id,
+                              Message.provider == receipt.provider).with_for_update()).first()
+    if row is None or verdict is None or row.status != MessageStatus.sent.value:
+        session.rollback()
+        return False
+    row.provider_status = receipt.status[:24]
+    row.updated_at = now
+    if verdict == MessageStatus.delivered:
+        row.status = verdict.value
+    elif verdict == MessageStatus.failed or (verdict == RETRY and row.attempts >= MAX_ATTEMPTS):
+        row.status = MessageStatus.failed.value
+        row.error_code = (
+            TWILIO_NUMBER_ERRORS.get(receipt.error_code or "", ErrorCode.not_delivered).value
+            if receipt.provider == "twilio" else
+            (ErrorCode.invalid_number.value if receipt.status == "permanent-failure"
+             else ErrorCode.not_delivered.value))
+        row.last_error = f"{receipt.provider} receipt: {receipt.status}" + (
+            f" {receipt.error_code}" if receipt.error_code else "")
+    elif verdict == RETRY:
+        # Sent again later as a new text at the provider; receipts for this try no longer
+        # match it, so a repeat of this one cannot requeue it twice.
+        row.status = MessageStatus.queued.value
+        row.provider_id = None
+        row.next_attempt_at = now + retry_delay(row.attempts)
+        row.last_error = f"{receipt.provider} receipt: {receipt.status}"
+    session.commit()
+    return True
+
+
+def record_reply(session: Session, inbound: Inbound,
+                 recipient_id: int | None = None) -> Reply | None:
+    """Keeps a received text in the caller's transaction, classified (STOP, START, MORE or
+    other); None if it was kept already (providers repeat callbacks). The caller acts on
+    the kind: a STOP sets the recipient's opt-out and cancels their queued texts."""
+    if session.scalar(select(Reply.id).where(Reply.provider_id == inbound.provider_id)):
+        return None
+    reply = Reply(provider=inbound.provider, provider_id=inbound.provider_id,
+                  from_number=inbound.from_number, body=inbound.body[:1600],
+                  kind=classify_reply(inbound.body).value, recipient_id=recipient_id,
+                  received_at=inbound.received_at)
+    session.add(reply)
+    session.flush()
+    return reply
+
+
+def list_messages(session: Session, *, recipient_id: int | None = None,
+                  loan_id: int | None = None, status: str | None = None, limit: int = 50,
+                  offset: int = 0) -> tuple[list[Message], int]:
+    """The outbox, newest first, filtered; and how many match."""
+    filters = []
+    if recipient_id is not None:
+        filters.append(Message.recipient_id == recipient_id)
+    if loan_id is not None:
+        filters.append(Message.loan_id == loan_id)
+    if status is not None:
+        filters.append(Message.status == status)
+    total = session.scalar(select(func.count()).select_from(Message).where(*filters))
+    rows = session.scalars(select(Message).where(*filters).order_by(Message.id.desc())
+                           .limit(limit).offset(offset)).all()
+    return list(rows), total or 0

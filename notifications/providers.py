@@ -105,14 +105,14 @@ class NotifyProvider:
 
     def __init__(self, api_key: str, template_id: str,
                  base_url: str = "https://api.notifications.service.gov.uk",
-                 client: httpx.Client | None = None) -> None:
+                 timeout: float | httpx.Timeout = TIMEOUT) -> None:
         # Split as Notify's own client splits it: {name}-{service id}-{secret}.
         self.service_id = api_key[-73:-37]
         self.secret = api_key[-36:]
         if not self.service_id or not self.secret:
             raise ValueError("a Notify API key is {name}-{service id}-{secret key}")
         self.template_id = template_id
-        self.client = client or httpx.Client(base_url=base_url.rstrip("/"), timeout=TIMEOUT)
+        self.client = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout)
 
     def _headers(self) -> dict[str, str]:
         token = jwt.encode({"iss": self.service_id, "iat": int(time.time())}, self.secret,
@@ -189,12 +189,12 @@ class TwilioProvider:
 
     def __init__(self, account_sid: str, auth_token: str, sender: str,
                  base_url: str = "https://api.twilio.com", status_url: str | None = None,
-                 client: httpx.Client | None = None) -> None:
+                 timeout: float | httpx.Timeout = TIMEOUT) -> None:
         self.account_sid = account_sid
         self.sender = sender
         self.status_url = status_url
-        self.client = client or httpx.Client(base_url=base_url.rstrip("/"), timeout=TIMEOUT,
-                                             auth=(account_sid, auth_token))
+        self.client = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout,
+                                   auth=(account_sid, auth_token))
         self.messages_path = f"/2010-04-01/Accounts/{account_sid}/Messages"
 
     def send(self, message: Outgoing) -> Outcome:

@@ -79,8 +79,8 @@ def queue_message(session: Session, *, key: str, to: str, language: str, kind: s
     insert = (postgres_insert if session.get_bind().dialect.name == "postgresql"
               else sqlite_insert)
     statement = insert(Message).values(**values).on_conflict_do_nothing(
-        index_elements=["key"])
-    return session.execute(statement).rowcount == 1
+        index_elements=["key"]).returning(Message.id)
+    return session.execute(statement).first() is not None
 
 
 def cancel_messages(session: Session, reason: str, *, to: str | None = None,

@@ -8,15 +8,17 @@ loan issued, a STOP received), and is sent only once that has committed. `dispat
 
 How a text is sent exactly once, though neither provider takes an idempotency key:
 1. its row is unique by business key, so queueing it twice writes one row;
-2. a dispatcher claims one due row at a time (`FOR UPDATE SKIP LOCKED` on PostgreSQL,
-   SQLite's write lock elsewhere), marks it `sending` with a lease, commits, and only then
-   calls the provider, outside any transaction;
-3. it records the answer only if its claim still stands (the claim token);
-4. a row still `sending` when its lease ends (a dispatcher killed mid-send, a timeout, a
-   5xx) is looked up at the provider before any resend, and resent only if the provider
-   never accepted it.
+2. a dispatcher claims a small batch of due rows (`FOR UPDATE SKIP LOCKED` on PostgreSQL,
+   SQLite's write lock elsewhere), marks them `sending` with a lease, commits, and only
+   then calls the provider, outside any transaction, starting no send too late to finish
+   within the lease;
+3. it records the answers only where its claim still stands (the claim token);
+4. a row still `sending` when its lease ends (a dispatcher killed mid-send or before it
+   recorded, a timeout, a 5xx) is looked up at the provider before any resend, and resent
+   only if the provider never accepted it.
 """
 
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -126,83 +128,95 @@ class _Claim:
     # A row found already `sending`: its fate is unknown until looked up.
     unresolved: bool
     since: datetime
+    claimed_at: datetime
 
 
-def _claim_next(engine: Engine, now: datetime) -> _Claim | None:
+def _claim_batch(engine: Engine, now: datetime, size: int) -> list[_Claim]:
+    """Marks up to `size` due rows `sending` under a fresh token and commits, so that no
+    other dispatcher takes them until the lease ends."""
+    token = uuid.uuid4().hex
     with Session(engine) as session:
-        row = session.scalars(
+        rows = session.scalars(
             select(Message)
             .where(Message.status.in_([MessageStatus.queued.value,
                                        MessageStatus.sending.value]),
                    Message.next_attempt_at <= now)
             .order_by(Message.next_attempt_at, Message.id)
-            .limit(1)
-            .with_for_update(skip_locked=True)).first()
-        if row is None:
-            return None
-        claim = _Claim(row.id, uuid.uuid4().hex, Outgoing(row.reference, row.to, row.body),
-                       row.attempts, row.provider_id,
-                       unresolved=row.status == MessageStatus.sending.value,
-                       since=row.updated_at)
-        row.status = MessageStatus.sending.value
-        row.claim_token = claim.token
-        row.next_attempt_at = now + LEASE
-        row.updated_at = now
+            .limit(size)
+            .with_for_update(skip_locked=True)).all()
+        claims = [_Claim(row.id, token, Outgoing(row.reference, row.to, row.body),
+                         row.attempts, row.provider_id,
+                         unresolved=row.status == MessageStatus.sending.value,
+                         since=row.updated_at, claimed_at=now) for row in rows]
+        for row in rows:
+            row.status = MessageStatus.sending.value
+            row.claim_token = token
+            row.next_attempt_at = now + LEASE
+            row.updated_at = now
         session.commit()
-        return claim
+    return claims
 
 
-def _record(engine: Engine, claim: _Claim, **values) -> bool:
-    """Writes what became of a claimed text, if the claim still stands."""
+def _record_batch(engine: Engine, results: list[tuple[_Claim, dict]]) -> set[int]:
+    """Writes what became of each claimed text, where the claim still stands; the ids
+    written. One transaction for the batch: a crash before it commits leaves the texts
+    `sending`, to be looked up, never resent blindly."""
+    written = set()
     with Session(engine) as session:
-        result = session.execute(
-            update(Message)
-            .where(Message.id == claim.id, Message.claim_token == claim.token,
-                   Message.status == MessageStatus.sending.value)
-            .values(**values))
+        for claim, values in results:
+            result = session.execute(
+                update(Message)
+                .where(Message.id == claim.id, Message.claim_token == claim.token,
+                       Message.status == MessageStatus.sending.value)
+                .values(claim_token=None, **values))
+            if result.rowcount == 1:
+                written.add(claim.id)
         session.commit()
-        return result.rowcount == 1
+    return written
 
 
-def _record_outcome(engine: Engine, claim: _Claim, outcome: Outcome, provider: str,
-                    now: datetime, attempts: int, report: DispatchReport) -> None:
-    common = dict(updated_at=now, attempts=attempts, provider=provider)
+def _outcome_values(outcome: Outcome, provider: str, now: datetime,
+                    attempts: int) -> tuple[str, dict]:
+    """What to write for an outcome, and how to count it."""
+    values: dict = dict(updated_at=now, attempts=attempts, provider=provider)
     if outcome.error:
-        common["last_error"] = outcome.error[:400]
+        values["last_error"] = outcome.error[:400]
     if outcome.result == SENT:
         status = (MessageStatus.delivered if outcome.provider_status == "delivered"
                   else MessageStatus.sent)
-        if _record(engine, claim, **common, status=status.value, claim_token=None,
-                   provider_id=outcome.provider_id, provider_status=outcome.provider_status,
-                   sent_at=now):
-            report.sent_ids.append(claim.id)
-            if claim.unresolved and attempts == claim.attempts:
-                report.found += 1
-            else:
-                report.sent += 1
-        return
+        return "sent", values | dict(status=status.value, provider_id=outcome.provider_id,
+                                     provider_status=outcome.provider_status, sent_at=now)
     if outcome.result == FAILED or (outcome.result == RETRY and attempts >= MAX_ATTEMPTS):
-        _record(engine, claim, **common, status=MessageStatus.failed.value, claim_token=None,
-                error_code=outcome.error_code or ErrorCode.retries_exhausted.value)
-        report.failed += 1
-        return
-    delay = retry_delay(attempts, outcome.retry_after)
+        return "failed", values | dict(
+            status=MessageStatus.failed.value,
+            error_code=outcome.error_code or ErrorCode.retries_exhausted.value)
+    values["next_attempt_at"] = now + retry_delay(attempts, outcome.retry_after)
     if outcome.result == RETRY:
-        _record(engine, claim, **common, status=MessageStatus.queued.value, claim_token=None,
-                next_attempt_at=now + delay)
-    else:  # UNKNOWN: stays `sending` until the lease ends, then is looked up
-        _record(engine, claim, **common, claim_token=None, next_attempt_at=now + delay)
-    report.retrying += 1
+        values["status"] = MessageStatus.queued.value
+    # Otherwise (unknown) it stays `sending` until then, and is looked up first.
+    return "retrying", values
+
+
+def _released(claim: _Claim) -> dict:
+    """A claimed text not tried after all goes back as it was, due at once."""
+    status = MessageStatus.sending if claim.unresolved else MessageStatus.queued
+    return dict(status=status.value, next_attempt_at=claim.claimed_at)
+
+
+BATCH = 25
+# A send starts only while this much of the lease is left, so that it ends (or times out)
+# before another dispatcher may take the text over.
+LEASE_MARGIN = timedelta(seconds=30)
 
 
 def dispatch(engine: Engine, provider: Provider, *, now: datetime | None = None,
              limit: int = 500, rate_limit: RateLimit | None = None,
              window: SendingWindow | None = None, zone=None,
              closed_days=(), clock: Callable[[], datetime] | None = None) -> DispatchReport:
-    """Sends up to `limit` due texts, one at a time, exactly once each (see the module's
-    notes), and reports what happened. `now` fixes the moment (for replays and tests);
-    otherwise the clock is read before each text. With a `window` (and its `zone` and
-    `closed_days`), nothing is sent outside it. A 429 ends the pass: the provider is busy.
+    """Sends up to `limit` due texts exactly once each (see the module's notes) and
+    reports what happened. `now` fixes the moment (for replays and tests); otherwise the
+    clock is read as it goes. With a `window` (and its `zone` and `closed_days`: bank
+    holidays), nothing is sent outside it. A 429 ends the pass: the provider is busy.
     `rate_limit` (default: Notify's 3,000 a minute, shared by the process) is never
     exceeded."""
     read_clock = clock or ((lambda: now) if now is not None else _utcnow)
@@ -212,29 +226,43 @@ def dispatch(engine: Engine, provider: Provider, *, now: datetime | None = None,
         moment = read_clock()
         if next_allowed_time(moment, zone or UTC, window, closed_days) > moment:
             return report
-    for _ in range(limit):
-        claim = _claim_next(engine, read_clock())
-        if claim is None:
+    handled, throttled = 0, False
+    while handled < limit and not throttled:
+        claims = _claim_batch(engine, read_clock(), min(BATCH, limit - handled))
+        if not claims:
             break
-        if claim.unresolved:
-            found = provider.look_up(claim.outgoing, claim.provider_id, claim.since)
-            if found is not None:  # accepted before, or the provider cannot say yet
-                _record_outcome(engine, claim, found, provider.name, read_clock(),
-                                claim.attempts, report)
+        handled += len(claims)
+        # Measured on this process's own clock, whatever `now` says.
+        stop_at = time.monotonic() + (LEASE - LEASE_MARGIN).total_seconds()
+        results: list[tuple[_Claim, dict]] = []
+        counts: dict[int, str] = {}
+        for claim in claims:
+            if throttled or time.monotonic() > stop_at:
+                results.append((claim, _released(claim)))
                 continue
-            if claim.attempts >= MAX_ATTEMPTS:
-                _record_outcome(engine, claim, Outcome(FAILED), provider.name, read_clock(),
-                                claim.attempts, report)
-                continue
-        rate_limit.acquire()
-        try:
-            outcome = provider.send(claim.outgoing)
-        finally:
-            rate_limit.release()
-        _record_outcome(engine, claim, outcome, provider.name, read_clock(),
-                        claim.attempts + 1, report)
-        if outcome.throttled:
-            break
+            attempts = claim.attempts
+            outcome = None
+            if claim.unresolved:
+                outcome = provider.look_up(claim.outgoing, claim.provider_id, claim.since)
+                if outcome is None and attempts >= MAX_ATTEMPTS:
+                    outcome = Outcome(FAILED)
+                if outcome is not None and outcome.result == SENT:
+                    counts[claim.id] = "found"
+            if outcome is None:
+                rate_limit.acquire()
+                try:
+                    outcome = provider.send(claim.outgoing)
+                finally:
+                    rate_limit.release()
+                attempts += 1
+                throttled = outcome.throttled
+            count, values = _outcome_values(outcome, provider.name, read_clock(), attempts)
+            counts.setdefault(claim.id, count)
+            results.append((claim, values))
+        for claim_id in _record_batch(engine, results) & counts.keys():
+            setattr(report, counts[claim_id], getattr(report, counts[claim_id]) + 1)
+            if counts[claim_id] in ("sent", "found"):
+                report.sent_ids.append(claim_id)
     return report
 
 

@@ -81,6 +81,8 @@ class StandIn:
 class _Handler(BaseHTTPRequestHandler):
     standin: StandIn
     protocol_version = "HTTP/1.1"
+    # Answers go out at once, not 40 ms later when the client's delayed ACK arrives.
+    disable_nagle_algorithm = True
 
     def log_message(self, *args) -> None:
         pass
@@ -93,8 +95,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         for name, value in (headers or {}).items():
             self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
+        # Headers and body in one write, as a real server sends them.
+        self._headers_buffer.append(b"\r\n" + data)
+        self.flush_headers()
 
     def _body(self) -> bytes:
         return self.rfile.read(int(self.headers.get("Content-Length") or 0))

@@ -13,7 +13,8 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Protocol
 
 import httpx
@@ -60,6 +61,8 @@ class Provider(Protocol):
         """The text as the provider has it (`sent` with its id), None if the provider
         never accepted it (so it may be sent), or `unknown` if the provider could not say."""
         ...
+
+    def close(self) -> None: ...
 
 
 def _retry_after(response: httpx.Response) -> float | None:
@@ -182,6 +185,14 @@ TWILIO_TOO_MANY = 20429
 TWILIO_FAILURES = frozenset({"failed", "undelivered", "canceled"})
 
 
+def _twilio_time(value: str | None) -> datetime:
+    """Twilio's RFC 2822 times ("Tue, 01 Dec 2026 10:00:00 +0000"); the epoch if absent."""
+    try:
+        return parsedate_to_datetime(value) if value else datetime.min.replace(tzinfo=UTC)
+    except (TypeError, ValueError):
+        return datetime.min.replace(tzinfo=UTC)
+
+
 class TwilioProvider:
     """Twilio's Messages API: form-encoded, basic auth, delivery receipts to `status_url`."""
 
@@ -246,18 +257,20 @@ class TwilioProvider:
                     return None
                 items = [response.json()] if response.status_code == 200 else None
             else:
-                response = self.client.get(
-                    f"{self.messages_path}.json",
-                    params={"To": message.to, "DateSent>": since.date().isoformat(),
-                            "PageSize": 100})
+                # Newest first. Not filtered by DateSent: a text Twilio still queues has none.
+                response = self.client.get(f"{self.messages_path}.json",
+                                           params={"To": message.to, "PageSize": 50})
                 items = (response.json().get("messages", [])
                          if response.status_code == 200 else None)
         except httpx.TransportError as error:
             return Outcome(UNKNOWN, error=f"look-up: {type(error).__name__}")
         if items is None:
             return Outcome(UNKNOWN, error=f"look-up: Twilio {response.status_code}")
-        alive = [item for item in items if item.get("body", message.body) == message.body
-                 and item.get("status") not in TWILIO_FAILURES]
+        earliest = since - timedelta(minutes=5)  # clocks differ
+        alive = [item for item in items
+                 if item.get("body") == message.body
+                 and item.get("status") not in TWILIO_FAILURES
+                 and _twilio_time(item.get("date_created")) >= earliest]
         if not alive:
             return None
         return Outcome(SENT, provider_id=str(alive[0]["sid"]),

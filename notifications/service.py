@@ -30,7 +30,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
 from notifications.callbacks import Inbound, Receipt, classify_reply
-from notifications.models import ErrorCode, Message, MessageStatus, Reply
+from notifications.models import NUMBER_PROBLEMS, ErrorCode, Message, MessageStatus, Reply
 from notifications.providers import (
     FAILED,
     RETRY,
@@ -59,6 +59,11 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def _insert(session: Session):
+    """INSERT with ON CONFLICT DO NOTHING, in the session's own dialect."""
+    return postgres_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+
+
 def queue_message(session: Session, *, key: str, to: str, language: str, kind: str,
                   body: str, not_before: datetime | None = None,
                   recipient_id: int | None = None, loan_id: int | None = None,
@@ -78,9 +83,7 @@ def queue_message(session: Session, *, key: str, to: str, language: str, kind: s
         error_code=cancelled, attempts=0, next_attempt_at=not_before or now,
         reference=new_reference(), recipient_id=recipient_id, loan_id=loan_id,
         request_id=request_id, created_at=now, updated_at=now)
-    insert = (postgres_insert if session.get_bind().dialect.name == "postgresql"
-              else sqlite_insert)
-    statement = insert(Message).values(**values).on_conflict_do_nothing(
+    statement = _insert(session)(Message).values(**values).on_conflict_do_nothing(
         index_elements=["key"]).returning(Message.id)
     return session.execute(statement).first() is not None
 
@@ -300,7 +303,8 @@ def record_receipt(session: Session, receipt: Receipt, now: datetime | None = No
     row = session.scalars(
         select(Message).where(Message.provider_id == receipt.provider_id,
                               Message.provider == receipt.provider).with_for_update()).first()
-    if row is None or verdict is None or row.status != MessageStatus.sent.value:
+    if (row is None or verdict is None or row.status != MessageStatus.sent.value
+            or row.provider_status == receipt.status):
         session.rollback()
         return False
     row.provider_status = receipt.status[:24]
@@ -330,17 +334,56 @@ def record_receipt(session: Session, receipt: Receipt, now: datetime | None = No
 def record_reply(session: Session, inbound: Inbound,
                  recipient_id: int | None = None) -> Reply | None:
     """Keeps a received text in the caller's transaction, classified (STOP, START, MORE or
-    other); None if it was kept already (providers repeat callbacks). The caller acts on
-    the kind: a STOP sets the recipient's opt-out and cancels their queued texts."""
-    if session.scalar(select(Reply.id).where(Reply.provider_id == inbound.provider_id)):
-        return None
-    reply = Reply(provider=inbound.provider, provider_id=inbound.provider_id,
-                  from_number=inbound.from_number, body=inbound.body[:1600],
-                  kind=classify_reply(inbound.body).value, recipient_id=recipient_id,
-                  received_at=inbound.received_at)
-    session.add(reply)
-    session.flush()
-    return reply
+    other); None if it was kept already (providers repeat callbacks, even at once). The
+    caller acts on the kind: a STOP sets the recipient's opt-out and cancels their texts."""
+    statement = _insert(session)(Reply).values(
+        provider=inbound.provider, provider_id=inbound.provider_id,
+        from_number=inbound.from_number, body=inbound.body[:1600],
+        kind=classify_reply(inbound.body).value, recipient_id=recipient_id,
+        received_at=inbound.received_at,
+    ).on_conflict_do_nothing(index_elements=["provider_id"]).returning(Reply.id)
+    reply_id = session.execute(statement).scalar()
+    return session.get(Reply, reply_id) if reply_id is not None else None
+
+
+def list_replies(session: Session, *, unread: bool = False, recipient_id: int | None = None,
+                 from_number: str | None = None, limit: int = 50,
+                 offset: int = 0) -> tuple[list[Reply], int]:
+    """Received texts, newest first, filtered; and how many match."""
+    filters = []
+    if unread:
+        filters.append(Reply.read_at.is_(None))
+    if recipient_id is not None:
+        filters.append(Reply.recipient_id == recipient_id)
+    if from_number is not None:
+        filters.append(Reply.from_number == from_number)
+    total = session.scalar(select(func.count()).select_from(Reply).where(*filters))
+    rows = session.scalars(select(Reply).where(*filters)
+                           .order_by(Reply.received_at.desc(), Reply.id.desc())
+                           .limit(limit).offset(offset)).all()
+    return list(rows), total or 0
+
+
+def mark_replies_read(session: Session, reply_ids: list[int],
+                      now: datetime | None = None) -> int:
+    """Marks replies read (staff have seen them); how many were unread. Owns its
+    transaction."""
+    result = session.execute(
+        update(Reply).where(Reply.id.in_(reply_ids), Reply.read_at.is_(None))
+        .values(read_at=now or _utcnow()).execution_options(synchronize_session=False))
+    session.commit()
+    return result.rowcount
+
+
+def numbers_to_fix(session: Session) -> list[Message]:
+    """For each number a provider refused (invalid, or unsubscribed at the provider), its
+    latest refused text, newest first: what staff should look at."""
+    latest = (select(func.max(Message.id))
+              .where(Message.status == MessageStatus.failed.value,
+                     Message.error_code.in_(sorted(NUMBER_PROBLEMS)))
+              .group_by(Message.to))
+    return list(session.scalars(select(Message).where(Message.id.in_(latest))
+                                .order_by(Message.id.desc())))
 
 
 def list_messages(session: Session, *, recipient_id: int | None = None,

@@ -232,7 +232,8 @@ class TwilioStandIn(StandIn):
         message = {"sid": "SM" + uuid.uuid4().hex, "to": form["To"], "from": form["From"],
                    "body": form["Body"], "status": "queued",
                    "status_callback": form.get("StatusCallback"),
-                   "date_sent": datetime.now(UTC).strftime("%a, %d %b %Y %H:%M:%S +0000")}
+                   "date_created": datetime.now(UTC).strftime("%a, %d %b %Y %H:%M:%S +0000"),
+                   "date_sent": None}
         with self.lock:
             self.accepted.append(message)
         if answer.stall == "after":

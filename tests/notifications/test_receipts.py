@@ -13,7 +13,16 @@ from notifications.callbacks import (
     parse_twilio_receipt,
 )
 from notifications.models import Message, Reply
-from notifications.service import dispatch, list_messages, record_receipt, record_reply
+from notifications.service import (
+    dispatch,
+    list_messages,
+    list_replies,
+    mark_replies_read,
+    numbers_to_fix,
+    record_receipt,
+    record_reply,
+)
+from tests.notifications.standins import Answer
 from tests.notifications.test_dispatch import NOW, NUMBER, messages, queue
 
 
@@ -115,3 +124,28 @@ def test_the_outbox_is_listed_by_loan_and_status(engine, notify):
         assert total == 3 and [row.id for row in rows] == sorted(
             (row.id for row in rows), reverse=True)
         assert isinstance(rows[0], Message)
+
+
+def test_unread_replies_and_numbers_to_fix(engine, notify, notify_standin):
+    queue(engine, 2, prefix="a")
+    queue(engine, 1, prefix="b", to="+447700900456")
+    refused = Answer(status=400, body={"errors": [{"error": "ValidationError",
+                                                   "message": "Not a UK mobile number"}],
+                                       "status_code": 400})
+    notify_standin.answer(refused, refused)
+    dispatch(engine, notify, now=NOW)
+    with session_for(engine) as session:
+        fix = numbers_to_fix(session)
+        assert [row.to for row in fix] == [NUMBER]
+        assert fix[0].error_code == "invalid_number"
+        for number, provider_id in ((NUMBER, "r1"), ("+447700900456", "r2")):
+            record_reply(session, Inbound("notify", provider_id, number, "hello", NOW))
+        session.commit()
+    with session_for(engine) as session:
+        unread, total = list_replies(session, unread=True)
+        assert total == 2
+        assert mark_replies_read(session, [unread[0].id]) == 1
+        assert mark_replies_read(session, [unread[0].id]) == 0
+    with session_for(engine, read_only=True) as session:
+        assert list_replies(session, unread=True)[1] == 1
+        assert list_replies(session, from_number=NUMBER)[1] == 1

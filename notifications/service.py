@@ -20,9 +20,10 @@ How a text is sent exactly once, though neither provider takes an idempotency ke
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Container
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
@@ -214,15 +215,15 @@ LEASE_MARGIN = timedelta(seconds=30)
 
 def dispatch(engine: Engine, provider: Provider, *, now: datetime | None = None,
              limit: int = 500, rate_limit: RateLimit | None = None,
-             window: SendingWindow | None = None, zone=None,
-             closed_days=(), clock: Callable[[], datetime] | None = None) -> DispatchReport:
+             window: SendingWindow | None = None, zone: ZoneInfo | None = None,
+             closed_days: Container[date] = ()) -> DispatchReport:
     """Sends up to `limit` due texts exactly once each (see the module's notes) and
     reports what happened. `now` fixes the moment (for replays and tests); otherwise the
     clock is read as it goes. With a `window` (and its `zone` and `closed_days`: bank
     holidays), nothing is sent outside it. A 429 ends the pass: the provider is busy.
     `rate_limit` (default: Notify's 3,000 a minute, shared by the process) is never
     exceeded."""
-    read_clock = clock or ((lambda: now) if now is not None else _utcnow)
+    read_clock = (lambda: now) if now is not None else _utcnow
     rate_limit = rate_limit or DEFAULT_RATE_LIMIT
     report = DispatchReport()
     if window is not None:

@@ -13,6 +13,7 @@ from notifications.callbacks import (
     parse_twilio_receipt,
 )
 from notifications.models import Message, Reply
+from notifications.schemas import MessageRead, ReplyRead
 from notifications.service import (
     dispatch,
     list_messages,
@@ -124,6 +125,8 @@ def test_the_outbox_is_listed_by_loan_and_status(engine, notify):
         assert total == 3 and [row.id for row in rows] == sorted(
             (row.id for row in rows), reverse=True)
         assert isinstance(rows[0], Message)
+        shown = MessageRead.model_validate(rows[-1]).model_dump(mode="json")
+        assert shown["status"] == "sent" and shown["sent_at"].startswith("2026-12-01T10:00")
 
 
 def test_unread_replies_and_numbers_to_fix(engine, notify, notify_standin):
@@ -144,6 +147,7 @@ def test_unread_replies_and_numbers_to_fix(engine, notify, notify_standin):
     with session_for(engine) as session:
         unread, total = list_replies(session, unread=True)
         assert total == 2
+        assert ReplyRead.model_validate(unread[0]).body == "hello"
         assert mark_replies_read(session, [unread[0].id]) == 1
         assert mark_replies_read(session, [unread[0].id]) == 0
     with session_for(engine, read_only=True) as session:

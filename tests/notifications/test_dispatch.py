@@ -9,14 +9,21 @@ import sys
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
 from lending.db import session_for
 from notifications.models import Message
+from notifications.providers import make_provider
 from notifications.service import LEASE, cancel_messages, dispatch, queue_message
-from notifications.timing import MAX_ATTEMPTS, RateLimit, parse_sending_window
+from notifications.timing import (
+    MAX_ATTEMPTS,
+    RateLimit,
+    parse_sending_window,
+    uk_bank_holidays,
+)
 from tests.notifications.conftest import notify_for, twilio_for
 from tests.notifications.standins import Answer
 
@@ -172,12 +179,14 @@ def test_a_timeout_is_looked_up_and_not_resent(engine, notify_standin):
 
 def test_nothing_is_sent_outside_the_window(engine, notify, notify_standin):
     queue(engine, 1)
-    window = parse_sending_window("09:00-20:00")
+    window = dict(window=parse_sending_window("09:00-20:00"), zone=ZoneInfo("Europe/London"),
+                  closed_days=uk_bank_holidays("WLS"))
     sunday = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
     evening = datetime(2026, 12, 1, 20, 30, tzinfo=UTC)
-    for moment in (sunday, evening):
-        assert dispatch(engine, notify, now=moment, window=window).sent == 0
-    assert dispatch(engine, notify, now=NOW, window=window).sent == 1
+    christmas = datetime(2026, 12, 25, 12, 0, tzinfo=UTC)
+    for moment in (sunday, evening, christmas):
+        assert dispatch(engine, notify, now=moment, **window).sent == 0
+    assert dispatch(engine, notify, now=NOW, **window).sent == 1
 
 
 def test_cancelled_texts_are_not_sent(engine, notify, notify_standin):
@@ -246,3 +255,42 @@ def test_a_dispatcher_killed_mid_send_neither_loses_nor_repeats(
     assert row.provider_id == standin.accepted[0].get("id", standin.accepted[0].get("sid"))
     assert dispatch(engine, provider, now=moment + timedelta(days=1)).sent == 0
     assert len(standin.accepted) == 1
+
+
+def test_a_dispatcher_killed_before_recording_its_batch_repeats_nothing(
+        engine, database_url, notify_standin):
+    """Texts accepted but not yet recorded when the dispatcher dies are found, not resent;
+    the ones it never reached are sent."""
+    moment = datetime.now(UTC)
+    queue(engine, 5, now=moment)
+    notify_standin.answer(Answer(), Answer(), Answer(stall="after"))
+    child = _run_dispatcher(database_url, {
+        "name": "notify", "notify_api_key": notify_standin.api_key,
+        "notify_template_id": notify_standin.template_id,
+        "notify_base_url": notify_standin.base_url}, moment)
+    try:
+        assert notify_standin.stalled.wait(timeout=30)
+        os.kill(child.pid, signal.SIGKILL)
+    finally:
+        child.wait(timeout=30)
+    notify_standin.release.set()
+    assert {row.status for row in messages(engine)} == {"sending"}
+    report = dispatch(engine, notify_for(notify_standin),
+                      now=moment + LEASE + timedelta(seconds=1))
+    assert (report.found, report.sent) == (3, 2)
+    references = [item["reference"] for item in notify_standin.accepted]
+    assert len(references) == len(set(references)) == 5
+    assert {row.status for row in messages(engine)} == {"sent"}
+
+
+def test_the_log_provider_records_and_sends_nothing(engine, caplog):
+    queue(engine, 2)
+    with caplog.at_level("INFO", logger="notifications"):
+        report = dispatch(engine, make_provider("log"), now=NOW)
+    assert report.sent == 2
+    assert "Text number 1" in caplog.text
+    assert {row.provider for row in messages(engine)} == {"log"}
+    with pytest.raises(ValueError, match="unknown SMS provider"):
+        make_provider("carrier-pigeon")
+    with pytest.raises(ValueError, match="Notify API key"):
+        make_provider("notify", notify_api_key="short")

@@ -6,6 +6,9 @@ never commit: a text is written in the same transaction as the change that cause
 loan issued, a STOP received), and is sent only once that has committed. `dispatch` and
 `record_receipt` own their transactions.
 
+The outbox is its own history: its rows change by plain UPDATE statements, which the
+application's audit log (for changes people make) does not copy.
+
 How a text is sent exactly once, though neither provider takes an idempotency key:
 1. its row is unique by business key, so queueing it twice writes one row;
 2. a dispatcher claims a small batch of due rows (`FOR UPDATE SKIP LOCKED` on PostgreSQL,
@@ -140,8 +143,9 @@ def _claim_batch(engine: Engine, now: datetime, size: int) -> list[_Claim]:
     other dispatcher takes them until the lease ends."""
     token = uuid.uuid4().hex
     with Session(engine) as session:
-        rows = session.scalars(
-            select(Message)
+        rows = session.execute(
+            select(Message.id, Message.reference, Message.to, Message.body, Message.attempts,
+                   Message.provider_id, Message.status, Message.updated_at)
             .where(Message.status.in_([MessageStatus.queued.value,
                                        MessageStatus.sending.value]),
                    Message.next_attempt_at <= now)
@@ -152,11 +156,12 @@ def _claim_batch(engine: Engine, now: datetime, size: int) -> list[_Claim]:
                          row.attempts, row.provider_id,
                          unresolved=row.status == MessageStatus.sending.value,
                          since=row.updated_at, claimed_at=now) for row in rows]
-        for row in rows:
-            row.status = MessageStatus.sending.value
-            row.claim_token = token
-            row.next_attempt_at = now + LEASE
-            row.updated_at = now
+        if claims:
+            session.execute(
+                update(Message).where(Message.id.in_([claim.id for claim in claims]))
+                .values(status=MessageStatus.sending.value, claim_token=token,
+                        next_attempt_at=now + LEASE, updated_at=now)
+                .execution_options(synchronize_session=False))
         session.commit()
     return claims
 
@@ -308,26 +313,26 @@ def record_receipt(session: Session, receipt: Receipt, now: datetime | None = No
             or row.provider_status == receipt.status):
         session.rollback()
         return False
-    row.provider_status = receipt.status[:24]
-    row.updated_at = now
+    values: dict = dict(provider_status=receipt.status[:24], updated_at=now)
+    detail = f"{receipt.provider} receipt: {receipt.status}" + (
+        f" {receipt.error_code}" if receipt.error_code else "")
     if verdict == MessageStatus.delivered:
-        row.status = verdict.value
+        values["status"] = verdict.value
     elif verdict == MessageStatus.failed or (verdict == RETRY and row.attempts >= MAX_ATTEMPTS):
-        row.status = MessageStatus.failed.value
-        row.error_code = (
-            TWILIO_NUMBER_ERRORS.get(receipt.error_code or "", ErrorCode.not_delivered).value
+        error_code = (
+            TWILIO_NUMBER_ERRORS.get(receipt.error_code or "", ErrorCode.not_delivered)
             if receipt.provider == "twilio" else
-            (ErrorCode.invalid_number.value if receipt.status == "permanent-failure"
-             else ErrorCode.not_delivered.value))
-        row.last_error = f"{receipt.provider} receipt: {receipt.status}" + (
-            f" {receipt.error_code}" if receipt.error_code else "")
+            (ErrorCode.invalid_number if receipt.status == "permanent-failure"
+             else ErrorCode.not_delivered))
+        values.update(status=MessageStatus.failed.value, error_code=error_code.value,
+                      last_error=detail)
     elif verdict == RETRY:
         # Sent again later as a new text at the provider; receipts for this try no longer
         # match it, so a repeat of this one cannot requeue it twice.
-        row.status = MessageStatus.queued.value
-        row.provider_id = None
-        row.next_attempt_at = now + retry_delay(row.attempts)
-        row.last_error = f"{receipt.provider} receipt: {receipt.status}"
+        values.update(status=MessageStatus.queued.value, provider_id=None, last_error=detail,
+                      next_attempt_at=now + retry_delay(row.attempts))
+    session.execute(update(Message).where(Message.id == row.id).values(**values)
+                    .execution_options(synchronize_session=False))
     session.commit()
     return True
 

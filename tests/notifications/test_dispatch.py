@@ -12,8 +12,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from lending.audit.models import AuditEntry
 from lending.db import session_for
 from notifications.models import Message
 from notifications.providers import make_provider
@@ -72,6 +73,8 @@ def test_dispatch_twice_sends_each_text_once(engine, notify, notify_standin):
     assert {row.status for row in rows} == {"sent"}
     assert {row.provider_id for row in rows} == {item["id"] for item in notify_standin.accepted}
     assert all(row.sent_at == NOW and row.attempts == 1 for row in rows)
+    with session_for(engine, read_only=True) as session:  # the outbox is its own history
+        assert session.scalar(select(func.count()).select_from(AuditEntry)) == 0
 
 
 def test_two_dispatchers_at_once_send_each_text_once(engine, notify_standin):

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
@@ -170,18 +170,31 @@ def _record_batch(engine: Engine, results: list[tuple[_Claim, dict]]) -> set[int
     """Writes what became of each claimed text, where the claim still stands; the ids
     written. One transaction for the batch: a crash before it commits leaves the texts
     `sending`, to be looked up, never resent blindly."""
-    written = set()
+    if not results:
+        return set()
+    outbox = Message.__table__
     with Session(engine) as session:
+        # Lock the rows whose claim still stands; no one else can change them now.
+        standing = set(session.scalars(
+            select(Message.id)
+            .where(Message.id.in_([claim.id for claim, _ in results]),
+                   Message.claim_token == results[0][0].token,
+                   Message.status == MessageStatus.sending.value)
+            .with_for_update()))
+        # One statement for each shape of change, run for many rows at once.
+        by_shape: dict[tuple[str, ...], list[dict]] = {}
         for claim, values in results:
-            result = session.execute(
-                update(Message)
-                .where(Message.id == claim.id, Message.claim_token == claim.token,
-                       Message.status == MessageStatus.sending.value)
-                .values(claim_token=None, **values))
-            if result.rowcount == 1:
-                written.add(claim.id)
+            if claim.id in standing:
+                shape = tuple(sorted(values))
+                by_shape.setdefault(shape, []).append(
+                    {"row_id": claim.id, **{f"new_{key}": values[key] for key in shape}})
+        for shape, rows in by_shape.items():
+            session.connection().execute(
+                update(outbox).where(outbox.c.id == bindparam("row_id"))
+                .values(claim_token=None, **{key: bindparam(f"new_{key}") for key in shape}),
+                rows)
         session.commit()
-    return written
+    return standing
 
 
 def _outcome_values(outcome: Outcome, provider: str, now: datetime,

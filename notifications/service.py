@@ -134,7 +134,7 @@ class _Claim:
     provider_id: str | None
     # A row found already `sending`: its fate is unknown until looked up.
     unresolved: bool
-    since: datetime
+    since: datetime  # no try of this text can be older
     claimed_at: datetime
 
 
@@ -145,7 +145,7 @@ def _claim_batch(engine: Engine, now: datetime, size: int) -> list[_Claim]:
     with Session(engine) as session:
         rows = session.execute(
             select(Message.id, Message.reference, Message.to, Message.body, Message.attempts,
-                   Message.provider_id, Message.status, Message.updated_at)
+                   Message.provider_id, Message.status, Message.created_at)
             .where(Message.status.in_([MessageStatus.queued.value,
                                        MessageStatus.sending.value]),
                    Message.next_attempt_at <= now)
@@ -155,7 +155,7 @@ def _claim_batch(engine: Engine, now: datetime, size: int) -> list[_Claim]:
         claims = [_Claim(row.id, token, Outgoing(row.reference, row.to, row.body),
                          row.attempts, row.provider_id,
                          unresolved=row.status == MessageStatus.sending.value,
-                         since=row.updated_at, claimed_at=now) for row in rows]
+                         since=row.created_at, claimed_at=now) for row in rows]
         if claims:
             session.execute(
                 update(Message).where(Message.id.in_([claim.id for claim in claims]))
@@ -219,10 +219,10 @@ def _outcome_values(outcome: Outcome, provider: str, now: datetime,
     return "retrying", values
 
 
-def _released(claim: _Claim) -> dict:
-    """A claimed text not tried after all goes back as it was, due at once."""
+def _released(claim: _Claim, due: datetime) -> dict:
+    """A claimed text not tried after all goes back as it was, due at `due`."""
     status = MessageStatus.sending if claim.unresolved else MessageStatus.queued
-    return dict(status=status.value, next_attempt_at=claim.claimed_at)
+    return dict(status=status.value, next_attempt_at=due)
 
 
 BATCH = 25
@@ -258,9 +258,10 @@ def dispatch(engine: Engine, provider: Provider, *, now: datetime | None = None,
         stop_at = time.monotonic() + (LEASE - LEASE_MARGIN).total_seconds()
         results: list[tuple[_Claim, dict]] = []
         counts: dict[int, str] = {}
+        resume_at = None  # after a 429, when the provider will take texts again
         for claim in claims:
-            if throttled or time.monotonic() > stop_at:
-                results.append((claim, _released(claim)))
+            if resume_at is not None or time.monotonic() > stop_at:
+                results.append((claim, _released(claim, resume_at or claim.claimed_at)))
                 continue
             attempts = claim.attempts
             outcome = None
@@ -281,6 +282,8 @@ def dispatch(engine: Engine, provider: Provider, *, now: datetime | None = None,
             count, values = _outcome_values(outcome, provider.name, read_clock(), attempts)
             counts.setdefault(claim.id, count)
             results.append((claim, values))
+            if throttled:
+                resume_at = values.get("next_attempt_at", read_clock())
         for claim_id in _record_batch(engine, results) & counts.keys():
             setattr(report, counts[claim_id], getattr(report, counts[claim_id]) + 1)
             if counts[claim_id] in ("sent", "found"):

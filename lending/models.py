@@ -8,6 +8,8 @@ from lending.loans.models import Loan
 from lending.recipients.models import Recipient
 from lending.stocktakes.models import Stocktake, StocktakeItem
 from lending.waitlist.models import WaitlistRequest
+from notifications.models import Message, Reply
 
-__all__ = ["AuditEntry", "Device", "EligibilityDecision", "Loan", "Location", "Recipient",
-           "Stocktake", "StocktakeItem", "TagSequence", "Token", "User", "WaitlistRequest", "Wipe"]
+__all__ = ["AuditEntry", "Device", "EligibilityDecision", "Loan", "Location", "Message",
+           "Recipient", "Reply", "Stocktake", "StocktakeItem", "TagSequence", "Token", "User",
+           "WaitlistRequest", "Wipe"]

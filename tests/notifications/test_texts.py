@@ -1,0 +1,93 @@
+"""Every text fits two SMS segments with long real values, in English and Welsh, and says
+nothing a stranger holding the phone should learn."""
+
+from datetime import date
+
+import pytest
+
+from notifications.texts import (
+    DEVICE_WORDS,
+    LANGUAGES,
+    TEMPLATES,
+    Kind,
+    first_name,
+    fit,
+    is_gsm7,
+    normalise,
+    render,
+    segments,
+)
+
+LONG_NAMES = ["Christopher-Alexander Montgomery-Smith", "Gwenllian Angharad", "Siân", "Ŵyn"]
+LONG_PLACES = ["Merthyr Tydfil Community Hub, Pontmorlais Road, Merthyr Tydfil CF47 8UN",
+               "Canolfan Gymunedol Llanfairpwllgwyngyll", "Tŷ Ni, Ffordd y Brenin, Caernarfon"]
+LONGEST_DATES = [date(2026, 9, 30), date(2027, 2, 24), date(2026, 12, 1)]
+FORBIDDEN = ["probation", "offence", "offender", "licence", "prison", "court", "sentence",
+             "prawf", "trosedd", "trwydded", "carchar", "llys"]
+
+
+@pytest.mark.parametrize("kind", list(Kind))
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_text_fits_two_segments(kind, language):
+    for name in LONG_NAMES:
+        for place in LONG_PLACES:
+            for device in DEVICE_WORDS:
+                for day in LONGEST_DATES:
+                    body = render(kind, language, name=name, device=device, on=day,
+                                  place=place)
+                    assert segments(body) <= 2, (len(body), body)
+                    assert "{" not in body and body == body.strip()
+
+
+@pytest.mark.parametrize("kind", list(Kind))
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_texts_say_nothing_private_and_how_to_ask_for_more_time(kind, language):
+    template = TEMPLATES[kind][language]
+    assert not any(word in template.lower() for word in FORBIDDEN)
+    assert "{place}" in template and "{device}" in template and "{date}" in template
+    if kind != Kind.thanks:
+        assert ("MORE" if language == "en" else "MWY") in template
+    body = render(kind, language, name="Sam Jones", device="laptop", on=date(2026, 12, 1),
+                  place="Cardiff Hub")
+    assert "Jones" not in body  # the first name only
+
+
+def test_welsh_keeps_its_accents_when_they_fit_and_drops_them_when_they_do_not():
+    short = render(Kind.thanks, "cy", name="Siân", device="phone", on=date(2026, 12, 1),
+                   place="Bangor")
+    assert "ffôn" in short and "Siân" in short and not is_gsm7(short)
+    long = render(Kind.final_overdue, "cy", name="Siân", device="phone",
+                  on=date(2026, 9, 30), place=LONG_PLACES[0])
+    assert "ffon" in long and "Sian" in long and is_gsm7(long)
+    assert render(Kind.due_today, "cy", name="Sam", device="laptop", on=date(2026, 12, 1),
+                  place="Bangor").startswith("Helo Sam, mae eich gliniadur i fod yn ")
+
+
+def test_english_dates_and_devices():
+    body = render(Kind.due_soon, "en", name="sam", device="sim", on=date(2026, 12, 3),
+                  place="Leeds Hub")
+    assert body == ("Hi sam, your SIM card is due back on Thursday 3 December at Leeds Hub. "
+                    "Need longer? Reply MORE.")
+    assert first_name("Christopher-Alexander Smith") == "Christopher"
+    assert first_name("  ") == ""
+
+
+def test_segments_are_counted_as_phones_count_them():
+    assert segments("a" * 160) == 1
+    assert segments("a" * 161) == 2
+    assert segments("a" * 306) == 2
+    assert segments("a" * 307) == 3
+    assert segments("€" * 80) == 1  # two septets each: 160
+    assert segments("€" * 81) == 2
+    assert segments("[" * 153 + "a") == 3  # 307 septets
+    assert segments("ŵ" * 70) == 1
+    assert segments("ŵ" * 71) == 2
+    assert segments("ŵ" * 134) == 2
+    assert segments("ŵ" * 135) == 3
+    assert segments("a" * 150 + "ŵ") == 3  # one character makes the whole text UCS-2
+
+
+def test_typography_becomes_gsm7():
+    assert normalise("“Don’t” – it’s … fine—really") == "\"Don't\" - it's ... fine-really"
+    assert is_gsm7(fit("It’s due on Monday\u00a0– ok?"))
+    assert fit("a  b ") == "a b"

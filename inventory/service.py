@@ -13,7 +13,7 @@ from decimal import Decimal
 from functools import cache
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import Select, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
@@ -435,14 +435,42 @@ def unlabelled_devices(session: Session) -> list[Device]:
 
 IMPORT_COLUMNS = tuple(DeviceCreate.model_fields)
 REQUIRED_COLUMNS = ("kind", "make", "model", "location")
+# What a device's row takes from an imported line as it is (its tag may be made for it).
+_IMPORTED_FIELDS = frozenset(IMPORT_COLUMNS) - {"asset_tag"}
+# A whole file is validated in one call: pydantic then loops in Rust, not Python.
+_IMPORT_BATCH = TypeAdapter(list[DeviceCreate])
+
+
+def _validated_rows(
+    cells: list[dict[str, str]], first_line: dict[int, int]
+) -> tuple[list[tuple[int, DeviceCreate]], list[dict[str, Any]]]:
+    """Each row as a `DeviceCreate` with its line, and every problem by line and field. The
+    batch is validated at once; when some rows fail, the rest are validated again as a
+    batch, so that a file with problems is still reported in full."""
+    indices = list(range(len(cells)))
+    problems: list[dict[str, Any]] = []
+    try:
+        devices = _IMPORT_BATCH.validate_python(cells)
+    except ValidationError as error:
+        failed = set()
+        for detail in error.errors():
+            index, *place = detail["loc"]
+            failed.add(index)
+            named, message = split_field(detail["msg"])
+            field = ".".join(str(part) for part in place) or named or "row"
+            problems.append({"line": first_line[index], "field": field, "message": message})
+        indices = [index for index in indices if index not in failed]
+        devices = _IMPORT_BATCH.validate_python([cells[index] for index in indices])
+    return [(first_line[index], device) for index, device in zip(indices, devices,
+                                                                  strict=True)], problems
 
 
 def import_devices(
     session: Session, text: str, progress: Callable[[int, int], None] | None = None
 ) -> list[str]:
     """Import every row of a CSV file or none: each problem is reported with its line."""
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    header = [name.strip() for name in reader.fieldnames or []]
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
+    header = [name.strip() for name in next(reader, [])]
     unknown = [name for name in header if name not in IMPORT_COLUMNS]
     missing = [name for name in REQUIRED_COLUMNS if name not in header]
     if unknown or missing:
@@ -452,36 +480,34 @@ def import_devices(
             "line": 1, "field": "header",
             "message": f"{problem}; expected columns: {', '.join(IMPORT_COLUMNS)} "
                        f"(required: {', '.join(REQUIRED_COLUMNS)})"}])
-    reader.fieldnames = header
 
-    locations = {loc.code: loc.id for loc in list_locations(session)}
     problems: list[dict[str, Any]] = []
-    rows: list[tuple[int, DeviceCreate]] = []
-    raw_rows = list(reader)
-    total = len(raw_rows)
-    for index, raw in enumerate(raw_rows):
+    cells: list[dict[str, str]] = []
+    line_of: dict[int, int] = {}
+    # Lines are numbered as the rows a spreadsheet shows: blank rows are skipped, uncounted.
+    for index, values in enumerate(filter(None, reader)):
         line = index + 2
-        if None in raw:
+        if len(values) > len(header):
             problems.append({"line": line, "field": "row", "message": "more values than columns"})
             continue
-        try:
-            device = DeviceCreate.model_validate(
-                {key: value for key, value in raw.items() if value is not None})
-        except ValidationError as error:
-            for detail in error.errors():
-                named, message = split_field(detail["msg"])
-                field = ".".join(str(part) for part in detail["loc"]) or named or "row"
-                problems.append({"line": line, "field": field, "message": message})
-            continue
+        line_of[len(cells)] = line
+        cells.append(dict(zip(header, values, strict=False)))  # a short row leaves some unset
+    total = len(line_of) + len(problems)
+    if not total:
+        problems.append({"line": 1, "field": "file", "message": "the file has no rows"})
+    rows, invalid = _validated_rows(cells, line_of)
+    problems.extend(invalid)
+    locations = {loc.code: loc.id for loc in list_locations(session)}
+    located = []
+    for line, device in rows:
         if device.location.upper() not in locations:
             problems.append({"line": line, "field": "location",
                              "message": f"no location has the code {device.location!r}"})
-            continue
-        rows.append((line, device))
-        if progress and line % 500 == 0:
-            progress(index + 1, total)
-    if not raw_rows:
-        problems.append({"line": 1, "field": "file", "message": "the file has no rows"})
+        else:
+            located.append((line, device))
+    rows = located
+    if progress:
+        progress(len(rows), total)
     problems.extend(_duplicate_problems(session, rows))
     if problems:
         raise ImportRejected(sorted(problems, key=lambda p: p["line"]))
@@ -489,7 +515,7 @@ def import_devices(
     fresh_tags = iter(_new_tags(session, sum(1 for _, d in rows if not d.asset_tag)))
     records = []
     for _, device in rows:
-        values = _device_values(device, set(IMPORT_COLUMNS) - {"asset_tag"})
+        values = _device_values(device, _IMPORTED_FIELDS)
         values["asset_tag"] = normalise_tag(device.asset_tag) if device.asset_tag else next(
             fresh_tags)
         values["location_id"] = locations[device.location.upper()]
@@ -505,12 +531,12 @@ def import_devices(
         ids.update(tuple(row) for row in session.execute(select(
             Device.asset_tag, Device.id).where(Device.asset_tag.in_(tags[start:start + 1000]))))
     announced = session.info.setdefault("audit_bulk", [])
-    for values in records:
-        announced.append(("device", ids[values["asset_tag"]], "create", values))
+    announced.extend(("device", ids[values["asset_tag"]], "create", values)
+                     for values in records)
     _commit(session)
     if progress:
         progress(total, total)
-    return [record["asset_tag"] for record in records]
+    return tags
 
 
 # An IMEI may stand in either IMEI column, so both are checked as one set.

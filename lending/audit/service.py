@@ -29,8 +29,14 @@ def entity_name(model: type) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", model.__name__).lower()
 
 
+# Values JSON holds as they are: the common case, answered without the checks below.
+_NATIVE = frozenset({str, int, float, bool, type(None)})
+
+
 def plain(value: Any) -> Any:
     """A value as JSON can hold it."""
+    if type(value) in _NATIVE:
+        return value
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, datetime | date):
@@ -111,10 +117,13 @@ def _record_flush(session: OrmSession, _context) -> None:
 def _record_bulk(session: OrmSession) -> None:
     announced = session.info.pop("audit_bulk", None)
     if announced:
+        # A bulk write announces thousands of rows: who and when are worked out once, and
+        # every entry goes in with one executemany.
+        common = _entry(session, "", "", "", {})
         session.connection().execute(insert(AuditEntry), [
-            _entry(session, entity, entity_id, action,
-                   {"after": {key: plain(value) for key, value in values.items()
-                              if value is not None}})
+            {**common, "entity": entity, "entity_id": str(entity_id), "action": action,
+             "changes": {"after": {key: plain(value) for key, value in values.items()
+                                   if value is not None}}}
             for entity, entity_id, action, values in announced])
 
 

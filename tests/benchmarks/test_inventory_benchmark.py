@@ -132,29 +132,18 @@ def test_device_list_at_100k(engine, client, database_url):
             f"{name}: {ratio:.2f}x is over {LIST_TARGET:g}x the raw-SQL handler")
 
 
-def csv_rows(count: int) -> str:
+def csv_rows(count: int, prefix: str) -> str:
     lines = ["kind,make,model,location,serial_number"]
-    lines += [f"laptop,Dell,Latitude {n % 9},LDN,IMP{n:06d}" for n in range(count)]
+    lines += [f"laptop,Dell,Latitude {n % 9},LDN,{prefix}{n:06d}" for n in range(count)]
     return "\n".join(lines) + "\n"
 
 
-@pytest.mark.parametrize("rows", [10_000])
-def test_csv_import_of_10k(engine, rows):
-    seed(engine, 0)
-    text_file = csv_rows(rows)
-    start = time.perf_counter()
-    with session_for(engine, actor="bench") as session:
-        tags = import_devices(session, text_file)
-    imported = time.perf_counter() - start
-    assert len(tags) == rows
-
-    # The floor: the same rows, already parsed, written by a bare DBAPI executemany.
-    with engine.connect() as connection:
-        stored = [dict(row._mapping) for row in connection.execute(
-            select(Device.__table__).order_by(Device.id))]
-    columns = [name for name in stored[0] if name != "id"]
-    values = [tuple(f"F{row[name]}" if name in ("asset_tag", "serial_number") else row[name]
-                    for name in columns) for row in stored]
+def bare_executemany(engine, rows: list[dict[str, Any]], prefix: str) -> float:
+    """The floor: the same rows, already parsed, written by a bare DBAPI executemany in one
+    transaction. Seconds taken."""
+    columns = [name for name in rows[0] if name != "id"]
+    values = [tuple(f"{prefix}{row[name]}" if name in ("asset_tag", "serial_number")
+                    else row[name] for name in columns) for row in rows]
     mark = "?" if engine.dialect.name == "sqlite" else "%s"
     connection = engine.raw_connection()
     start = time.perf_counter()
@@ -164,10 +153,43 @@ def test_csv_import_of_10k(engine, rows):
     cursor.executemany(f"INSERT INTO devices ({', '.join(columns)}) VALUES "
                        f"({', '.join([mark] * len(columns))})", values)
     connection.commit()
-    floor = time.perf_counter() - start
+    seconds = time.perf_counter() - start
     connection.close()
+    return seconds
+
+
+IMPORT_TARGET = 3.0  # the import at most three times a bare executemany of its rows
+
+
+@pytest.mark.parametrize("rows", [10_000])
+def test_csv_import_of_10k(engine, rows):
+    seed(engine, 0)
+    with session_for(engine, actor="bench") as session:  # warm-up: a first, small import
+        import_devices(session, csv_rows(10, "WARM"))
+    # Imports and floors take turns, each with rows of its own, so that a busy moment on a
+    # shared machine slows both; the medians are compared.
+    imports, floors = [], []
+    for attempt in range(3):
+        start = time.perf_counter()
+        with session_for(engine, actor="bench") as session:
+            tags = import_devices(session, csv_rows(rows, f"IMP{attempt}-"))
+        imports.append(time.perf_counter() - start)
+        assert len(tags) == rows
+        with engine.connect() as connection:
+            stored = [dict(row._mapping) for row in connection.execute(
+                select(Device.__table__).where(Device.asset_tag.in_(tags[:1] + tags[-1:]))
+                .order_by(Device.id))]
+            first, last = stored[0]["id"], stored[-1]["id"]
+            stored = [dict(row._mapping) for row in connection.execute(
+                select(Device.__table__).where(Device.id.between(first, last))
+                .order_by(Device.id))]
+        assert len(stored) == rows
+        floors.append(bare_executemany(engine, stored, f"F{attempt}-"))
+    imported, floor = statistics.median(imports), statistics.median(floors)
     ratio = imported / floor
     print(f"\n[{engine.dialect.name}] CSV import of {rows} devices: {imported:.2f} s "
-          f"({rows / imported:.0f} rows/s, validated, checked for duplicates and audited); "
-          f"bare executemany floor {floor:.2f} s; ratio {ratio:.2f}x (goal <= 3x)")
-    assert ratio <= 3.0
+          f"({rows / imported:.0f} rows/s, validated, checked for duplicates and audited; "
+          f"runs {', '.join(f'{s:.2f}' for s in imports)}); bare executemany floor "
+          f"{floor:.2f} s (runs {', '.join(f'{s:.2f}' for s in floors)}); ratio "
+          f"{ratio:.2f}x (goal <= {IMPORT_TARGET:g}x)")
+    assert ratio <= IMPORT_TARGET, f"{ratio:.2f}x is over {IMPORT_TARGET:g}x the bare floor"

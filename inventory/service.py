@@ -545,13 +545,15 @@ def import_devices(
         values["labelled_at"] = None
         records.append(values)
     # A plain executemany (pipelined by psycopg) is far quicker than INSERT ... RETURNING
-    # for thousands of rows; the new ids are read back by tag for the audit log.
+    # for thousands of rows; the new ids are read back for the audit log. Ids only grow, so
+    # every new row's id is above the highest one visible before the insert: one range scan
+    # finds them (on PostgreSQL it may also find rows that others committed meanwhile, which
+    # the lookup by our tags leaves out).
+    newest_before = session.scalar(select(func.max(Device.id))) or 0
     session.execute(Device.__table__.insert(), records)
     tags = [record["asset_tag"] for record in records]
-    ids: dict[str, int] = {}
-    for start in range(0, len(tags), 1000):
-        ids.update(tuple(row) for row in session.execute(select(
-            Device.asset_tag, Device.id).where(Device.asset_tag.in_(tags[start:start + 1000]))))
+    ids = {tag: device_id for tag, device_id in session.execute(
+        select(Device.asset_tag, Device.id).where(Device.id > newest_before))}
     announced = session.info.setdefault("audit_bulk", [])
     announced.extend(("device", ids[values["asset_tag"]], "create", values)
                      for values in records)

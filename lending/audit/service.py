@@ -18,6 +18,7 @@ from sqlmodel import Session
 
 from lending.audit.models import AuditEntry
 from lending.audit.schemas import AuditQuery
+from lending.db import insert_rows
 
 # Never copied into the log: a hash is still a secret.
 SECRET_FIELDS = frozenset({"password_hash", "secret_hash"})
@@ -113,6 +114,10 @@ def _record_flush(session: OrmSession, _context) -> None:
         session.connection().execute(insert(AuditEntry), rows)
 
 
+# The order of the values of each bulk entry.
+_BULK_COLUMNS = ("at", "actor", "actor_id", "action", "entity", "entity_id", "changes")
+
+
 @event.listens_for(OrmSession, "before_commit")
 def _record_bulk(session: OrmSession) -> None:
     announced = session.info.pop("audit_bulk", None)
@@ -120,10 +125,11 @@ def _record_bulk(session: OrmSession) -> None:
         # A bulk write announces thousands of rows: who and when are worked out once, and
         # every entry goes in with one executemany.
         common = _entry(session, "", "", "", {})
-        session.connection().execute(insert(AuditEntry), [
-            {**common, "entity": entity, "entity_id": str(entity_id), "action": action,
-             "changes": {"after": {key: plain(value) for key, value in values.items()
-                                   if value is not None}}}
+        at, actor, actor_id = common["at"], common["actor"], common["actor_id"]
+        insert_rows(session.connection(), AuditEntry.__table__, _BULK_COLUMNS, [
+            (at, actor, actor_id, action, entity, str(entity_id),
+             {"after": {key: plain(value) for key, value in values.items()
+                        if value is not None}})
             for entity, entity_id, action, values in announced])
 
 

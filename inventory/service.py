@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cache
 from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
@@ -21,6 +22,7 @@ from sqlalchemy import Select, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from inventory.bulk import insert_rows
 from inventory.models import TRANSITIONS, Device, DeviceStatus, Location, TagSequence, Wipe
 from inventory.schemas import (
     WEEKDAYS,
@@ -550,7 +552,9 @@ def import_devices(
     # finds them (on PostgreSQL it may also find rows that others committed meanwhile, which
     # the lookup by our tags leaves out).
     newest_before = session.scalar(select(func.max(Device.id))) or 0
-    session.execute(Device.__table__.insert(), records)
+    columns = list(records[0])
+    insert_rows(session.connection(), Device.__table__, columns, map(itemgetter(*columns),
+                                                                     records))
     tags = [record["asset_tag"] for record in records]
     ids = {tag: device_id for tag, device_id in session.execute(
         select(Device.asset_tag, Device.id).where(Device.id > newest_before))}

@@ -16,9 +16,9 @@ from sqlalchemy import event, func, insert, inspect, select
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session
 
+from inventory.bulk import insert_rows
 from lending.audit.models import AuditEntry
 from lending.audit.schemas import AuditQuery
-from lending.db import insert_rows
 
 # Never copied into the log: a hash is still a secret.
 SECRET_FIELDS = frozenset({"password_hash", "secret_hash"})

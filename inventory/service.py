@@ -580,9 +580,10 @@ def _duplicate_problems(session: Session, rows: list[tuple[int, DeviceCreate]]):
     """Identifiers repeated within the file, or already held by a device in stock."""
     problems = []
     for columns in _IDENTIFIER_GROUPS.values():
+        fields = [column.key for column in columns]
         seen: dict[str, tuple[int, str]] = {}
         for line, device in rows:
-            for field in (column.key for column in columns):
+            for field in fields:
                 value = getattr(device, field)
                 if not value:
                     continue
@@ -593,8 +594,8 @@ def _duplicate_problems(session: Session, rows: list[tuple[int, DeviceCreate]]):
                 else:
                     seen[value] = (line, field)
         values = list(seen)
-        for start in range(0, len(values), 500):
-            chunk = values[start:start + 500]
+        for start in range(0, len(values), 2000):
+            chunk = values[start:start + 2000]
             for column in columns:
                 for existing, tag in session.execute(
                         select(column, Device.asset_tag).where(column.in_(chunk))):

@@ -6,17 +6,23 @@ application's audit log reads. Bulk writes that bypass the ORM announce what the
 """
 
 import csv
+import gc
 import io
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import cache
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
-from pydantic import ValidationError
-from sqlalchemy import func, insert, or_, select, update
+from pydantic import TypeAdapter, ValidationError
+from sqlalchemy import Select, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from inventory.bulk import insert_rows
 from inventory.models import TRANSITIONS, Device, DeviceStatus, Location, TagSequence, Wipe
 from inventory.schemas import (
     WEEKDAYS,
@@ -114,15 +120,18 @@ def _reserve_tag_numbers(session: Session, count: int) -> range:
     return range(end - count, end)
 
 
-def _taken_tags(session: Session, tags: Iterable[str]) -> set[str]:
+def _taken_tags(session: Session, candidates: list[str]) -> set[str]:
+    """Which of these numbered tags, made from consecutive numbers, a device already has
+    (someone gave it by hand). Tags whose numbers have as many digits sort as the numbers
+    do, so one range scan of the tag index per width finds them all, where sending the
+    thousands of candidates of an import to be matched one by one would cost more than the
+    import's own inserts."""
+    wanted = set(candidates)
     taken: set[str] = set()
-    tags = list(tags)
-    for chunk in range(0, len(tags), 500):
-        taken.update(
-            session.scalars(
-                select(Device.asset_tag).where(Device.asset_tag.in_(tags[chunk : chunk + 500]))
-            )
-        )
+    for _, same_width in groupby(candidates, key=len):
+        tags = list(same_width)
+        taken.update(tag for tag in session.scalars(select(Device.asset_tag).where(
+            Device.asset_tag.between(tags[0], tags[-1]))) if tag in wanted)
     return taken
 
 
@@ -204,10 +213,11 @@ _DEVICE_COLUMNS = (
 
 # Built once: composing a 21-column select on every request costs more than running it.
 _DEVICE_PAGE = select(*_DEVICE_COLUMNS).join(Location)
+_DEVICE_KEYS = tuple(column.key for column in _DEVICE_COLUMNS)
 
 
 def _device_dict(row: Any) -> dict[str, Any]:
-    data = row._asdict()
+    data = dict(zip(_DEVICE_KEYS, row, strict=True))
     pence = data.pop("purchase_cost_pence")
     data["purchase_cost"] = None if pence is None else Decimal(pence) / 100
     del data["id"]
@@ -231,21 +241,24 @@ def get_device(session: Session, asset_tag: str) -> Device:
     return device
 
 
-def list_devices(session: Session, query: DeviceFilter) -> dict[str, Any]:
-    """One page of devices and the total that match: two queries, whatever the page size."""
+@cache
+def _device_list_statements(status: bool, kind: bool, location: bool, search: bool
+                            ) -> tuple[Select, Select]:
+    """The count and the page for one combination of filters, built once with bound
+    parameters: SQLAlchemy then reuses the statement's cache key and compiled SQL, where a
+    statement composed per request costs more to build and key than the page costs to read."""
     conditions = []
-    if query.status:
-        conditions.append(Device.status == query.status.value)
-    if query.kind:
-        conditions.append(Device.kind == query.kind.value)
-    if query.location:
-        conditions.append(Location.code == query.location.strip().upper())
-    if query.q:
-        needle = query.q.strip()
-        pattern = f"%{needle}%"
+    if status:
+        conditions.append(Device.status == bindparam("status"))
+    if kind:
+        conditions.append(Device.kind == bindparam("kind"))
+    if location:
+        conditions.append(Location.code == bindparam("location"))
+    if search:
+        pattern = bindparam("pattern")
         conditions.append(
             or_(
-                Device.asset_tag == normalise_tag(needle),
+                Device.asset_tag == bindparam("tag"),
                 Device.asset_tag.ilike(pattern),
                 Device.serial_number.ilike(pattern),
                 Device.imei.ilike(pattern),
@@ -253,17 +266,33 @@ def list_devices(session: Session, query: DeviceFilter) -> dict[str, Any]:
                 Device.model.ilike(pattern),
             )
         )
-    total_query = select(func.count()).select_from(Device)
+    total = select(func.count()).select_from(Device)
+    if location:
+        total = total.join(Location)
+    page = (_DEVICE_PAGE.where(*conditions).order_by(Device.id)
+            .limit(bindparam("limit")).offset(bindparam("offset")))
+    return total.where(*conditions), page
+
+
+def list_devices(session: Session, query: DeviceFilter) -> dict[str, Any]:
+    """One page of devices and the total that match: two queries, whatever the page size."""
+    parameters: dict[str, Any] = {"limit": query.limit, "offset": query.offset}
+    if query.status:
+        parameters["status"] = query.status.value
+    if query.kind:
+        parameters["kind"] = query.kind.value
     if query.location:
-        total_query = total_query.join(Location)
-    total = session.scalar(total_query.where(*conditions)) or 0
-    rows = session.execute(
-        _DEVICE_PAGE
-        .where(*conditions)
-        .order_by(Device.id)
-        .limit(query.limit)
-        .offset(query.offset)
-    ).all()
+        parameters["location"] = query.location.strip().upper()
+    if query.q:
+        needle = query.q.strip()
+        parameters["pattern"] = f"%{needle}%"
+        parameters["tag"] = normalise_tag(needle)
+    total_query, page_query = _device_list_statements(
+        bool(query.status), bool(query.kind), bool(query.location), bool(query.q))
+    # Core execution on the session's connection: plain rows need none of the ORM's loading.
+    connection = session.connection()
+    total = connection.execute(total_query, parameters).scalar() or 0
+    rows = connection.execute(page_query, parameters).all()
     return {"items": [_device_dict(row) for row in rows], "total": total,
             "limit": query.limit, "offset": query.offset}
 
@@ -418,14 +447,52 @@ def unlabelled_devices(session: Session) -> list[Device]:
 
 IMPORT_COLUMNS = tuple(DeviceCreate.model_fields)
 REQUIRED_COLUMNS = ("kind", "make", "model", "location")
+# What a device's row takes from an imported line as it is (its tag may be made for it).
+_IMPORTED_FIELDS = frozenset(IMPORT_COLUMNS) - {"asset_tag"}
+# A whole file is validated in one call: pydantic then loops in Rust, not Python.
+_IMPORT_BATCH = TypeAdapter(list[DeviceCreate])
 
 
-def _unreadable(reader: csv.DictReader, error: csv.Error) -> ImportRejected:
-    """A file the csv module cannot read (a field over its 128 KiB limit, say)."""
-    return ImportRejected([{"line": reader.line_num or 1, "field": "file",
-                            "message": f"the file cannot be read as CSV: {error}"}])
+def _validated_rows(
+    cells: list[dict[str, str]], first_line: dict[int, int]
+) -> tuple[list[tuple[int, DeviceCreate]], list[dict[str, Any]]]:
+    """Each row as a `DeviceCreate` with its line, and every problem by line and field. The
+    batch is validated at once; when some rows fail, the rest are validated again as a
+    batch, so that a file with problems is still reported in full."""
+    indices = list(range(len(cells)))
+    problems: list[dict[str, Any]] = []
+    try:
+        devices = _IMPORT_BATCH.validate_python(cells)
+    except ValidationError as error:
+        failed = set()
+        for detail in error.errors():
+            index, *place = detail["loc"]
+            failed.add(index)
+            named, message = split_field(detail["msg"])
+            field = ".".join(str(part) for part in place) or named or "row"
+            problems.append({"line": first_line[index], "field": field, "message": message})
+        indices = [index for index in indices if index not in failed]
+        devices = _IMPORT_BATCH.validate_python([cells[index] for index in indices])
+    return [(first_line[index], device) for index, device in zip(indices, devices,
+                                                                  strict=True)], problems
 
 
+@contextmanager
+def _cycle_collection_paused() -> Iterator[None]:
+    """Python's cycle collector runs every few hundred allocations and walks every object
+    still alive: with tens of thousands of rows held at once it walked them again and again,
+    and cost more than the inserts. The rows hold no cycles (reference counting frees them),
+    so the collector waits until the import is done."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+@_cycle_collection_paused()
 def import_devices(
     session: Session, text: str, progress: Callable[[int, int], None] | None = None
 ) -> list[str]:
@@ -434,11 +501,15 @@ def import_devices(
         line = text.count("\n", 0, text.index("\x00")) + 1
         raise ImportRejected([{"line": line, "field": "file",
                                "message": "the file holds a NUL character: it is not text"}])
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
     try:
-        header = [name.strip() for name in reader.fieldnames or []]
+        header = [name.strip() for name in next(reader, [])]
+        rows_read = list(filter(None, reader))
     except csv.Error as error:
-        raise _unreadable(reader, error) from error
+        # A file the csv module cannot read (a field over its 128 KiB limit, say).
+        raise ImportRejected([{"line": reader.line_num or 1, "field": "file",
+                               "message": f"the file cannot be read as CSV: {error}"}]
+                             ) from error
     unknown = [name for name in header if name not in IMPORT_COLUMNS]
     missing = [name for name in REQUIRED_COLUMNS if name not in header]
     if unknown or missing:
@@ -448,39 +519,34 @@ def import_devices(
             "line": 1, "field": "header",
             "message": f"{problem}; expected columns: {', '.join(IMPORT_COLUMNS)} "
                        f"(required: {', '.join(REQUIRED_COLUMNS)})"}])
-    reader.fieldnames = header
-    try:
-        raw_rows = list(reader)
-    except csv.Error as error:
-        raise _unreadable(reader, error) from error
 
-    locations = {loc.code: loc.id for loc in list_locations(session)}
     problems: list[dict[str, Any]] = []
-    rows: list[tuple[int, DeviceCreate]] = []
-    total = len(raw_rows)
-    for index, raw in enumerate(raw_rows):
+    cells: list[dict[str, str]] = []
+    line_of: dict[int, int] = {}
+    # Lines are numbered as the rows a spreadsheet shows: blank rows are skipped, uncounted.
+    for index, values in enumerate(rows_read):
         line = index + 2
-        if None in raw:
+        if len(values) > len(header):
             problems.append({"line": line, "field": "row", "message": "more values than columns"})
             continue
-        try:
-            device = DeviceCreate.model_validate(
-                {key: value for key, value in raw.items() if value is not None})
-        except ValidationError as error:
-            for detail in error.errors():
-                named, message = split_field(detail["msg"])
-                field = ".".join(str(part) for part in detail["loc"]) or named or "row"
-                problems.append({"line": line, "field": field, "message": message})
-            continue
+        line_of[len(cells)] = line
+        cells.append(dict(zip(header, values, strict=False)))  # a short row leaves some unset
+    total = len(line_of) + len(problems)
+    if not total:
+        problems.append({"line": 1, "field": "file", "message": "the file has no rows"})
+    rows, invalid = _validated_rows(cells, line_of)
+    problems.extend(invalid)
+    locations = {loc.code: loc.id for loc in list_locations(session)}
+    located = []
+    for line, device in rows:
         if device.location.upper() not in locations:
             problems.append({"line": line, "field": "location",
                              "message": f"no location has the code {device.location!r}"})
-            continue
-        rows.append((line, device))
-        if progress and line % 500 == 0:
-            progress(index + 1, total)
-    if not raw_rows:
-        problems.append({"line": 1, "field": "file", "message": "the file has no rows"})
+        else:
+            located.append((line, device))
+    rows = located
+    if progress:
+        progress(len(rows), total)
     problems.extend(_duplicate_problems(session, rows))
     if problems:
         raise ImportRejected(sorted(problems, key=lambda p: p["line"]))
@@ -488,7 +554,7 @@ def import_devices(
     fresh_tags = iter(_new_tags(session, sum(1 for _, d in rows if not d.asset_tag)))
     records = []
     for _, device in rows:
-        values = _device_values(device, set(IMPORT_COLUMNS) - {"asset_tag"})
+        values = _device_values(device, _IMPORTED_FIELDS)
         values["asset_tag"] = normalise_tag(device.asset_tag) if device.asset_tag else next(
             fresh_tags)
         values["location_id"] = locations[device.location.upper()]
@@ -496,20 +562,24 @@ def import_devices(
         values["labelled_at"] = None
         records.append(values)
     # A plain executemany (pipelined by psycopg) is far quicker than INSERT ... RETURNING
-    # for thousands of rows; the new ids are read back by tag for the audit log.
-    session.execute(Device.__table__.insert(), records)
+    # for thousands of rows; the new ids are read back for the audit log. Ids only grow, so
+    # every new row's id is above the highest one visible before the insert: one range scan
+    # finds them (on PostgreSQL it may also find rows that others committed meanwhile, which
+    # the lookup by our tags leaves out).
+    newest_before = session.scalar(select(func.max(Device.id))) or 0
+    columns = list(records[0])
+    insert_rows(session.connection(), Device.__table__, columns, map(itemgetter(*columns),
+                                                                     records))
     tags = [record["asset_tag"] for record in records]
-    ids: dict[str, int] = {}
-    for start in range(0, len(tags), 1000):
-        ids.update(tuple(row) for row in session.execute(select(
-            Device.asset_tag, Device.id).where(Device.asset_tag.in_(tags[start:start + 1000]))))
+    ids = {tag: device_id for tag, device_id in session.execute(
+        select(Device.asset_tag, Device.id).where(Device.id > newest_before))}
     announced = session.info.setdefault("audit_bulk", [])
-    for values in records:
-        announced.append(("device", ids[values["asset_tag"]], "create", values))
+    announced.extend(("device", ids[values["asset_tag"]], "create", values)
+                     for values in records)
     _commit(session)
     if progress:
         progress(total, total)
-    return [record["asset_tag"] for record in records]
+    return tags
 
 
 # An IMEI may stand in either IMEI column, so both are checked as one set.
@@ -525,9 +595,10 @@ def _duplicate_problems(session: Session, rows: list[tuple[int, DeviceCreate]]):
     """Identifiers repeated within the file, or already held by a device in stock."""
     problems = []
     for columns in _IDENTIFIER_GROUPS.values():
+        fields = [column.key for column in columns]
         seen: dict[str, tuple[int, str]] = {}
         for line, device in rows:
-            for field in (column.key for column in columns):
+            for field in fields:
                 value = getattr(device, field)
                 if not value:
                     continue
@@ -538,8 +609,8 @@ def _duplicate_problems(session: Session, rows: list[tuple[int, DeviceCreate]]):
                 else:
                     seen[value] = (line, field)
         values = list(seen)
-        for start in range(0, len(values), 500):
-            chunk = values[start:start + 500]
+        for start in range(0, len(values), 2000):
+            chunk = values[start:start + 2000]
             for column in columns:
                 for existing, tag in session.execute(
                         select(column, Device.asset_tag).where(column.in_(chunk))):

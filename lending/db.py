@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 from sqlalchemy import Engine, create_engine, event, select, text
 from sqlalchemy.dialects.sqlite import DATETIME as SQLITE_DATETIME
 from sqlalchemy.engine import make_url
@@ -55,12 +56,23 @@ def database_url(raw: str) -> str:
     return url.render_as_string(hide_password=False)
 
 
+_JSON = msgspec.json.Encoder()
+
+
+def json_text(value: Any) -> str:
+    """A JSON column's value as compact text. msgspec writes it several times faster than
+    `json.dumps`, which counts when an import writes an audit entry for each of thousands
+    of devices."""
+    return _JSON.encode(value).decode()
+
+
 def make_engine(raw_url: str, write_wait_seconds: float = 30, **options) -> Engine:
     """`write_wait_seconds`: how long a change waits for SQLite's write lock before it is
     refused (the request answers 503 with Retry-After). Bound parameters (names, mobiles)
     are never written into a logged database error."""
     url = database_url(raw_url)
     options.setdefault("hide_parameters", True)
+    options.setdefault("json_serializer", json_text)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False,
                                                   "timeout": write_wait_seconds},

@@ -18,6 +18,7 @@ from sqlalchemy import event, func, insert, inspect, select
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session
 
+from inventory.bulk import insert_rows
 from lending.audit.models import AuditEntry
 from lending.audit.schemas import AuditQuery
 
@@ -31,8 +32,14 @@ def entity_name(model: type) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", model.__name__).lower()
 
 
+# Values JSON holds as they are: the common case, answered without the checks below.
+_NATIVE = frozenset({str, int, float, bool, type(None)})
+
+
 def plain(value: Any) -> Any:
     """A value as JSON can hold it."""
+    if type(value) in _NATIVE:
+        return value
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, datetime | date):
@@ -119,14 +126,22 @@ def _record_flush(session: OrmSession, _context) -> None:
         session.connection().execute(insert(AuditEntry), rows)
 
 
+# The order of the values of each bulk entry.
+_BULK_COLUMNS = ("at", "actor", "actor_id", "action", "entity", "entity_id", "changes")
+
+
 @event.listens_for(OrmSession, "before_commit")
 def _record_bulk(session: OrmSession) -> None:
     announced = session.info.pop("audit_bulk", None)
     if announced:
-        session.connection().execute(insert(AuditEntry), [
-            _entry(session, entity, entity_id, action,
-                   {"after": {key: plain(value) for key, value in values.items()
-                              if value is not None}})
+        # A bulk write announces thousands of rows: who and when are worked out once, and
+        # every entry goes in with one executemany.
+        common = _entry(session, "", "", "", {})
+        at, actor, actor_id = common["at"], common["actor"], common["actor_id"]
+        insert_rows(session.connection(), AuditEntry.__table__, _BULK_COLUMNS, [
+            (at, actor, actor_id, action, entity, str(entity_id),
+             {"after": {key: plain(value) for key, value in values.items()
+                        if value is not None}})
             for entity, entity_id, action, values in announced])
 
 

@@ -1,10 +1,10 @@
 """CSV import: every row or none, every problem named by line and field."""
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from inventory.models import Device
 from inventory.schemas import luhn_valid
-from inventory.service import IMPORT_COLUMNS
+from inventory.service import IMPORT_COLUMNS, format_tag
 
 HEADER = "kind,make,model,location,serial_number,imei,iccid,msisdn,asset_tag\n"
 
@@ -35,6 +35,18 @@ def test_a_good_file_is_imported_with_tags_assigned(client, staff, office, engin
     phone = client.get("/api/v1/devices/OLD-1", headers=staff).json()
     assert phone["msisdn"] == "+447911123456"
     assert phone["history"][0]["action"] == "create"  # bulk rows are audited too
+
+
+def test_new_tags_skip_numbers_already_given_by_hand(client, staff, office, engine):
+    # The numbers cross from five digits to six, where tags stop sorting as numbers do.
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE tag_sequence SET next_number = 99998"))
+    for number in (99_999, 100_001):
+        given = import_csv(client, staff, HEADER + f"laptop,Dell,L,LDN,,,,,{format_tag(number)}\n")
+        assert given.status_code == 201, given.text
+    response = import_csv(client, staff, HEADER + "laptop,Dell,L,LDN,,,,,\n" * 3)
+    assert response.status_code == 201, response.text
+    assert response.json()["asset_tags"] == [format_tag(n) for n in (99_998, 100_000, 100_002)]
 
 
 def test_every_bad_row_is_reported_and_nothing_is_imported(client, staff, office, engine):

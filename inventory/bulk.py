@@ -1,0 +1,35 @@
+"""Bulk writes: thousands of rows in one executemany, without per-row overhead.
+
+Used by the CSV import and, through `lending`, by the audit log's record of bulk writes.
+"""
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Table
+
+
+def insert_rows(connection: Connection, table: Table, columns: Sequence[str],
+                rows: Iterable[Sequence[Any]]) -> None:
+    """Insert thousands of rows with one executemany: each row a plain tuple in the order of
+    `columns`, each value made ready for the driver by its column's type (JSON to text, an
+    aware datetime to SQLite's UTC). SQLAlchemy's own executemany prepares every row's
+    parameters generically, which for a bulk write costs about as much as the inserts."""
+    dialect = connection.dialect
+    processors = [(position, process) for position, name in enumerate(columns)
+                  if (process := table.c[name].type.dialect_impl(dialect).bind_processor(
+                      dialect))]
+    quote = dialect.identifier_preparer.quote
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    statement = (f"INSERT INTO {dialect.identifier_preparer.format_table(table)} "
+                 f"({', '.join(quote(name) for name in columns)}) "
+                 f"VALUES ({', '.join([mark] * len(columns))})")
+
+    def prepared(row: Sequence[Any]) -> tuple[Any, ...]:
+        values = list(row)
+        for position, process in processors:
+            if values[position] is not None:
+                values[position] = process(values[position])
+        return tuple(values)
+
+    connection.exec_driver_sql(statement, [prepared(row) for row in rows])

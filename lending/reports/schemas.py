@@ -16,7 +16,11 @@ Cell = str | int | float | None
 class Figure(BaseModel):
     key: str
     label: str
-    value: int | float | None = Field(description="null when there is nothing to measure")
+    # Documented as one JSON number: "integer or number" would make a whole number match
+    # both branches of a oneOf, which a strict client rejects.
+    value: int | float | None = Field(description="null when there is nothing to measure",
+                                      json_schema_extra={"type": ["number", "null"],
+                                                         "oneOf": None})
     unit: Unit
     display: str = Field(description="the value as the PDF and the page show it")
     definition: str
@@ -27,7 +31,8 @@ class Table(BaseModel):
     title: str
     definition: str
     columns: list[str]
-    rows: list[list[Cell]]
+    rows: list[list[Cell]] = Field(json_schema_extra={"items": {"items": {
+        "type": ["string", "number", "null"]}, "type": "array"}})
 
 
 class Section(BaseModel):

@@ -24,7 +24,9 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 PASSWORD = "correct horse battery"
 
-expect.set_options(timeout=5_000)
+# Generous: two cores shared by two test workers, a server and Chromium each.
+BROWSER_TIMEOUT_MS = 15_000
+expect.set_options(timeout=BROWSER_TIMEOUT_MS)
 
 
 @pytest.fixture(scope="session")
@@ -69,7 +71,7 @@ def server(settings: Settings, engine: Engine) -> Iterator[LiveServer]:
 @pytest.fixture
 def page(browser: Browser, server: LiveServer) -> Iterator[Page]:
     context = browser.new_context(base_url=server.url, viewport={"width": 1100, "height": 900})
-    context.set_default_timeout(5_000)
+    context.set_default_timeout(BROWSER_TIMEOUT_MS)
     page = context.new_page()
     yield page
     context.close()

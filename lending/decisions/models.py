@@ -13,8 +13,9 @@ if TYPE_CHECKING:  # the loan a decision let through; loans sit above decisions
 class EligibilityDecision(SQLModel, table=True):
     """A decision as it was made: the policy version, the facts it saw, and its reasons.
 
-    Written when a loan is issued (or refused), and when a manager overrides ahead of an
-    issue; an override is used up by the loan it lets through (`loan_id`).
+    Written when a loan is issued (or refused), when a manager overrides ahead of an
+    issue, and when a change to the recipient's record re-decides an open waitlist request;
+    an override is used up by the loan it lets through (`loan_id`).
     """
 
     __tablename__ = "eligibility_decisions"
@@ -32,7 +33,8 @@ class EligibilityDecision(SQLModel, table=True):
     overridable: bool = True
     decided_at: datetime = Field(sa_type=DateTime(timezone=True))
     decided_by: str = Field(max_length=254)
-    # "issue": made while issuing; "override": a manager's override made ahead of an issue.
+    # "issue": made while issuing; "override": a manager's override made ahead of an issue;
+    # "review": an open waitlist request decided again after what it was decided on changed.
     purpose: str = Field(default="issue", max_length=10)
     override_reason: str | None = Field(default=None, max_length=2000)
     overridden_by: str | None = Field(default=None, max_length=254)

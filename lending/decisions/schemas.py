@@ -32,8 +32,9 @@ class EligibilityOutcome(ReadModel):
 
 
 class DecisionRead(ReadModel):
-    """A decision as it was stored: when a loan was issued or refused, or a manager's
-    override ahead of an issue."""
+    """A decision as it was stored: when a loan was issued or refused, a manager's override
+    ahead of an issue, or an open waitlist request decided again after the recipient's
+    answers, restriction or status changed."""
 
     id: int
     kind: str
@@ -44,7 +45,7 @@ class DecisionRead(ReadModel):
     overridable: bool
     decided_at: datetime
     decided_by: str
-    purpose: str = Field(description="issue or override")
+    purpose: str = Field(description="issue, override or review")
     override_reason: str | None
     overridden_by: str | None
     loan_id: int | None

@@ -16,6 +16,7 @@ from lending.recipients.schemas import (
     RecipientRead,
     RecipientSummary,
     RecipientUpdate,
+    RecipientUpdated,
 )
 
 
@@ -45,7 +46,8 @@ class RecipientController(Controller):
     @patch("/{recipient_id:int}", sync_to_thread=True)
     def update_recipient(self, db_session: DbSession, state: State, request: Request,
                          recipient_id: FromPath[int], data: JSONBody[RecipientUpdate]
-                         ) -> RecipientRead:
-        recipient = service.update_recipient(db_session, recipient_id, data, state.policy,
-                                             request.user)
-        return RecipientRead(**service.recipient_row(db_session, recipient))
+                         ) -> RecipientUpdated:
+        recipient, reviews = service.update_recipient(
+            db_session, recipient_id, data, state.policy, request.user, state.settings.zone)
+        return RecipientUpdated(**service.recipient_row(db_session, recipient),
+                                reviews=reviews)

@@ -68,3 +68,23 @@ class RecipientSummary(ReadModel):
 
 class RecipientRead(RecipientSummary):
     facts: dict[str, bool]
+
+
+class EligibilityReview(ReadModel):
+    """An open waitlist request re-decided because the recipient's answers, restriction or
+    status changed; the decision is stored with purpose `review`."""
+
+    request_id: int
+    kind: str
+    decision_id: int = Field(description="the stored decision (purpose review)")
+    outcome: str = Field(description="eligible, ineligible or needs_review")
+    override_lapsed: bool = Field(
+        description="a manager's override covered the request before the change, and no "
+                    "longer does: a concern the manager did not see")
+    message: str = Field(description="what the change means for the request, for people")
+
+
+class RecipientUpdated(RecipientRead):
+    """The recipient after a change, with the reviews of their open requests it made."""
+
+    reviews: list[EligibilityReview] = Field(default_factory=list)

@@ -4,6 +4,7 @@ lives in `lending.decisions`, above this."""
 
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import phonenumbers
 from sqlalchemy import func, or_, select
@@ -18,6 +19,14 @@ from lending.audit.service import audit_reason, record_list_read
 from lending.db import get_row
 from lending.recipients.models import Recipient, RecipientStatus
 from lending.recipients.schemas import RecipientCreate, RecipientUpdate
+
+# A change to what the policy decides on (facts, device_restriction, status) re-decides the
+# recipient's open waitlist requests in the same transaction; the waitlist, above this
+# layer, does it (`lending.waitlist.service`). These session.info keys are how the two
+# meet: the policy and time zone the change is decided under, and the reviews it made,
+# which the change's answer reports.
+REVIEW_POLICY = "eligibility_review_policy"
+REVIEWS = "eligibility_reviews"
 
 
 def checked_facts(facts: dict[str, Any], policy: Policy) -> dict[str, bool]:
@@ -74,9 +83,16 @@ def _lifts_safeguard(recipient: Recipient, data: RecipientUpdate) -> str | None:
 
 
 def update_recipient(session: Session, recipient_id: int, data: RecipientUpdate,
-                     policy: Policy, actor: User | None = None) -> Recipient:
+                     policy: Policy, actor: User | None = None, zone: ZoneInfo | None = None
+                     ) -> tuple[Recipient, list[dict[str, Any]]]:
     """A partial update. Setting a restriction is anyone's to do; clearing one, or reopening
-    a closed record, needs a manager and a written reason, which the audit log keeps."""
+    a closed record, needs a manager and a written reason, which the audit log keeps.
+
+    Returns the recipient and the reviews of their open requests that the change made (see
+    `REVIEWS`): one per request, saying its new outcome and whether a manager's override
+    stopped covering it."""
+    session.info.pop(REVIEWS, None)
+    session.info[REVIEW_POLICY] = (policy, zone)
     recipient = get_recipient(session, recipient_id, lock=True)
     sent = data.model_fields_set
     for required in ("name", "language", "device_restriction", "sms_opt_out", "status"):
@@ -108,7 +124,7 @@ def update_recipient(session: Session, recipient_id: int, data: RecipientUpdate,
         if name in sent:
             setattr(recipient, name, getattr(data, name).value)
     session.commit()
-    return recipient
+    return recipient, session.info.pop(REVIEWS, [])
 
 
 def _as_mobile(text: str) -> str | None:

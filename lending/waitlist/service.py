@@ -6,6 +6,12 @@ request at the head of that queue is offered it, in the same transaction: a list
 every session watches devices turn available, so no code path can forget. The device is
 held for the offer's recipient for the request's `hold_days`; `expire_offers` then passes
 it to the next. Issuing any device of the kind to that recipient fulfils the request.
+
+When what the policy decides on changes for a recipient (their answers, a licence
+condition's restriction, their record's status), each of their open requests is decided
+again in the same transaction and the decision stored (purpose `review`), by another
+listener; a manager's override that covered a request before the change but not after is
+said so, never dropped in silence.
 """
 
 from datetime import UTC, datetime, timedelta
@@ -17,20 +23,23 @@ from sqlalchemy import bindparam, event, func, inspect, select
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session
 
-from eligibility import Policy
+from eligibility import Circumstances, Decision, FactsError, Policy, decide, load_policy
 from inventory.models import Device, DeviceStatus, Location
 from inventory.service import Conflict, get_location
 from lending.accounts.models import User
 from lending.accounts.service import require_manager
 from lending.db import get_row
+from lending.decisions.models import EligibilityDecision
 from lending.decisions.service import (
     Ineligible,
     eligibility_of,
     refusal_message,
     standing_override,
+    store_decision,
 )
-from lending.recipients.models import Recipient
-from lending.recipients.service import get_recipient
+from lending.recipients.models import Recipient, RecipientStatus
+from lending.recipients.service import REVIEW_POLICY, REVIEWS, get_recipient
+from lending.settings import get_settings
 from lending.waitlist.models import OPEN_STATUSES, RequestStatus, WaitlistRequest
 from lending.waitlist.schemas import CancelRequest, MoveUp, WaitlistCreate
 
@@ -132,7 +141,129 @@ def _offer_newly_available(session: OrmSession) -> None:
 
 @event.listens_for(OrmSession, "after_rollback")
 def _forget(session: OrmSession) -> None:
-    session.info.pop(_NEWLY_AVAILABLE, None)
+    for key in (_NEWLY_AVAILABLE, _CHANGED_RECIPIENTS, REVIEW_POLICY, REVIEWS):
+        session.info.pop(key, None)
+
+
+# --- reviews: a change to what the policy decides on ------------------------------------
+
+# session.info key: recipient id -> what the policy decided on before this transaction
+# changed it ({field: value} for _DECIDED_ON).
+_CHANGED_RECIPIENTS = "waitlist_changed_recipients"
+_DECIDED_ON = ("facts", "device_restriction", "status")
+
+
+@event.listens_for(OrmSession, "before_flush")
+def _watch_recipients(session: OrmSession, _context, _instances) -> None:
+    for obj in session.dirty:
+        if not isinstance(obj, Recipient):
+            continue
+        state = inspect(obj)
+        before = {}
+        for key in _DECIDED_ON:
+            history = state.attrs[key].history
+            before[key] = history.deleted[0] if history.deleted else getattr(obj, key)
+        if any(before[key] != getattr(obj, key) for key in _DECIDED_ON):
+            # The first flush's "before" is what the transaction started from.
+            session.info.setdefault(_CHANGED_RECIPIENTS, {}).setdefault(obj.id, before)
+
+
+@event.listens_for(OrmSession, "before_commit")
+def _review_changed_recipients(session: OrmSession) -> None:
+    session.flush()
+    changed = session.info.pop(_CHANGED_RECIPIENTS, None)
+    if not changed:
+        return
+    policy, zone = session.info.get(REVIEW_POLICY) or (None, None)
+    if policy is None or zone is None:  # a change made without update_recipient
+        settings = get_settings()
+        policy = policy or load_policy(settings.policy_file or None)
+        zone = zone or settings.zone
+    reviews = []
+    for recipient_id, before in sorted(changed.items()):
+        recipient = session.get(Recipient, recipient_id)
+        if recipient is not None:
+            reviews += review_requests(session, recipient, before, policy, zone)  # type: ignore[arg-type]
+    session.info.pop(_CHANGED_RECIPIENTS, None)
+    session.info.setdefault(REVIEWS, []).extend(reviews)
+
+
+@event.listens_for(OrmSession, "after_commit")
+def _forget_review_policy(session: OrmSession) -> None:
+    session.info.pop(REVIEW_POLICY, None)
+
+
+def _decided_before(circumstances: Circumstances, before: dict[str, Any], kind: str,
+                    policy: Policy) -> Decision | None:
+    """What the policy decided on the recipient's record as it was before the change."""
+    try:
+        return decide(circumstances.model_copy(update={
+            "facts": before["facts"], "device_restriction": before["device_restriction"],
+            "recipient_active": before["status"] == RecipientStatus.active}), kind, policy)
+    except FactsError:  # answers to questions the policy no longer asks
+        return None
+
+
+def _covering_override(session: Session, recipient: Recipient, kind: str,
+                       decision: Decision | None) -> EligibilityDecision | None:
+    """The manager's override that lets a request with this decision through, if any."""
+    if decision is None or decision.outcome == "eligible" or not decision.overridable:
+        return None
+    return standing_override(session, recipient, kind, decision)
+
+
+def _lapse_message(override: EligibilityDecision, decision: Decision, zone: ZoneInfo) -> str:
+    seen = {r["code"] for r in override.reasons}
+    unseen = [r.message for r in decision.reasons
+              if r.code not in seen and r.code not in ("need_shown", "checks_passed")]
+    made = override.decided_at.astimezone(zone).date().isoformat()
+    return (f"The override by {override.overridden_by or override.decided_by} on {made} "
+            f"does not cover what has changed ({'; '.join(unseen)}): it no longer lets "
+            "this request through, and a manager must look again")
+
+
+def review_requests(session: Session, recipient: Recipient, before: dict[str, Any],
+                    policy: Policy, zone: ZoneInfo, now: datetime | None = None
+                    ) -> list[dict[str, Any]]:
+    """Within the caller's transaction: decides each of the recipient's open requests again
+    and stores the decisions (purpose `review`, audited like any row). A manager's override
+    that covered a request before the change (`before`: the record's facts,
+    device_restriction and status as they were) but not after is recorded on the decision,
+    as the reason `override_lapsed`, and said in the review. Returns one plain dict per
+    request: request_id, kind, decision_id, outcome, override_lapsed, message."""
+    requests = list(session.scalars(select(WaitlistRequest).where(
+        WaitlistRequest.recipient_id == recipient.id,
+        WaitlistRequest.status.in_(OPEN_STATUSES)).order_by(WaitlistRequest.id)))
+    if not requests:
+        return []
+    today = _now(now).astimezone(zone).date()
+    made = []
+    for request in requests:
+        decision, circumstances = eligibility_of(session, recipient, request.kind, policy,
+                                                 today, zone)
+        earlier = _decided_before(circumstances, before, request.kind, policy)
+        covered = _covering_override(session, recipient, request.kind, earlier)
+        covers = _covering_override(session, recipient, request.kind, decision)
+        lapsed = covered is not None and decision.outcome != "eligible" and covers is None
+        record = store_decision(session, recipient, request.kind, decision, circumstances,
+                                purpose="review")
+        heading = f"Waitlist request {request.id} for a {request.kind}: "
+        if decision.outcome == "eligible":
+            message = heading + ("still eligible" if earlier and earlier.outcome == "eligible"
+                                 else "now eligible")
+        else:
+            message = heading + refusal_message(decision, request.kind)
+            if covers is not None:
+                message += " (a manager's override covers this)"
+        if lapsed:
+            lapse = _lapse_message(covered, decision, zone)  # type: ignore[arg-type]
+            record.reasons = [*record.reasons, {"code": "override_lapsed", "message": lapse}]
+            message += f". {lapse}."
+        made.append((request, record, lapsed, message))
+    session.flush()
+    return [{"request_id": request.id, "kind": request.kind, "decision_id": record.id,
+             "outcome": record.outcome, "override_lapsed": lapsed, "message": message}
+            for request, record, lapsed, message in made]
 
 
 # --- requests -----------------------------------------------------------------------------

@@ -101,7 +101,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     # Loaded once: a bad policy stops start-up here, naming the line and key at fault.
     policy = load_policy(settings.policy_file or None)
     engine = engine or make_engine(settings.database_url,
-                                   write_wait_seconds=settings.write_wait_seconds)
+                                   write_wait_seconds=settings.write_wait_seconds,
+                                   secret_key=settings.secret_key)
     api = Router(
         path="/api/v1",
         route_handlers=[LocationController, DeviceController, UserController, MeController,

@@ -31,7 +31,8 @@ def _log_to_stderr() -> None:
 
 def _engine():
     from lending.db import make_engine
-    return make_engine(get_settings().database_url)
+    settings = get_settings()
+    return make_engine(settings.database_url, secret_key=settings.secret_key)
 
 
 def _service_errors():

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import Engine, create_engine, event, select, text
 from sqlalchemy.dialects.sqlite import DATETIME as SQLITE_DATETIME
@@ -22,6 +23,10 @@ from sqlmodel import Session
 # request, a command, the scheduler) can change data unaudited.
 import lending.audit.service  # noqa: F401
 from inventory.service import Invalid, NotFound
+from lending.settings import get_settings
+
+# The secret each engine's sessions seal personal values in the audit log with.
+_secrets: "WeakKeyDictionary[Engine, str]" = WeakKeyDictionary()
 
 
 class AwareSQLiteDateTime(SQLITE_DATETIME):
@@ -55,10 +60,18 @@ def database_url(raw: str) -> str:
     return url.render_as_string(hide_password=False)
 
 
-def make_engine(raw_url: str, write_wait_seconds: float = 30, **options) -> Engine:
+def make_engine(raw_url: str, write_wait_seconds: float = 30, secret_key: str | None = None,
+                **options) -> Engine:
     """`write_wait_seconds`: how long a change waits for SQLite's write lock before it is
     refused (the request answers 503 with Retry-After). Bound parameters (names, mobiles)
-    are never written into a logged database error."""
+    are never written into a logged database error. `secret_key` (LENDING_SECRET_KEY by
+    default) opens the recipient keys that seal personal values in the audit log."""
+    engine = _make_engine(raw_url, write_wait_seconds, **options)
+    _secrets[engine] = secret_key or get_settings().secret_key
+    return engine
+
+
+def _make_engine(raw_url: str, write_wait_seconds: float, **options) -> Engine:
     url = database_url(raw_url)
     options.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
@@ -76,6 +89,8 @@ def make_engine(raw_url: str, write_wait_seconds: float = 30, **options) -> Engi
             cursor.execute(f"PRAGMA busy_timeout={int(write_wait_seconds * 1000)}")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA synchronous=NORMAL")
+            # An erased value is overwritten in the file, not just unlinked from the b-tree.
+            cursor.execute("PRAGMA secure_delete=ON")
             cursor.close()
 
         @event.listens_for(engine, "begin")
@@ -123,6 +138,7 @@ def session_for(engine: Engine, actor: str | None = None, actor_id: int | None =
     with Session(bind, expire_on_commit=False) as session:
         session.info["actor"] = actor or "system"
         session.info["actor_id"] = actor_id
+        session.info["secret_key"] = _secrets.get(engine) or get_settings().secret_key
         yield session
 
 

@@ -2,11 +2,11 @@
 
 from inventory.models import Device, Location, TagSequence, Wipe
 from lending.accounts.models import Token, User
-from lending.audit.models import AuditEntry
+from lending.audit.models import AuditEntry, RecipientKey
 from lending.decisions.models import EligibilityDecision
 from lending.loans.models import Loan
 from lending.recipients.models import Recipient
 from lending.waitlist.models import WaitlistRequest
 
 __all__ = ["AuditEntry", "Device", "EligibilityDecision", "Loan", "Location", "Recipient",
-           "TagSequence", "Token", "User", "WaitlistRequest", "Wipe"]
+           "RecipientKey", "TagSequence", "Token", "User", "WaitlistRequest", "Wipe"]

@@ -20,6 +20,7 @@ from sqlmodel import Session
 
 from lending.audit.models import AuditEntry
 from lending.audit.schemas import AuditQuery
+from lending.audit.sealing import Keyring, open_changes, seal
 
 # Never copied into the log: a hash is still a secret.
 SECRET_FIELDS = frozenset({"password_hash", "secret_hash"})
@@ -46,8 +47,34 @@ def _shown(field: str, value: Any) -> Any:
     return "(changed)" if field in SECRET_FIELDS else plain(value)
 
 
+def keyring_of(session: OrmSession) -> Keyring:
+    """The recipient keys this transaction has opened. The secret that opens them is put in
+    `session.info` by `lending.db.session_for`, where every session is made."""
+    keyring = session.info.get("keyring")
+    if keyring is None:
+        secret = session.info.get("secret_key")
+        if not secret:
+            raise RuntimeError("sessions are made by lending.db.session_for, which hands the "
+                               "audit log the secret that seals personal values")
+        keyring = session.info["keyring"] = Keyring(secret)
+    return keyring
+
+
+def _recipient_of(entity: str, entity_id: Any, obj: Any = None) -> int | None:
+    """Whose personal data an entry is about, if anyone's."""
+    if entity == "recipient":
+        return int(entity_id) if str(entity_id).isdigit() else None
+    recipient_id = getattr(obj, "recipient_id", None) if obj is not None else None
+    return int(recipient_id) if recipient_id is not None else None
+
+
 def _entry(session: OrmSession, entity: str, entity_id: Any, action: str,
-           changes: dict[str, Any]) -> dict[str, Any]:
+           changes: dict[str, Any], recipient_id: int | None = None) -> dict[str, Any]:
+    if recipient_id is None:
+        recipient_id = _recipient_of(entity, entity_id)
+    if recipient_id is not None:
+        changes = seal(keyring_of(session), session.connection(), entity, recipient_id,
+                       changes)
     return {
         "at": datetime.now(UTC),
         "actor": session.info.get("actor", "system"),
@@ -102,19 +129,25 @@ def _record_flush(session: OrmSession, _context) -> None:
     for obj in session.new:
         if isinstance(obj, AuditEntry):
             continue
-        rows.append(_entry(session, entity_name(type(obj)), _primary_key(obj), "create",
-                           _with_reason(session, {"after": _columns_of(obj)})))
+        entity, entity_id = entity_name(type(obj)), _primary_key(obj)
+        rows.append(_entry(session, entity, entity_id, "create",
+                           _with_reason(session, {"after": _columns_of(obj)}),
+                           _recipient_of(entity, entity_id, obj)))
     for obj in session.dirty:
         if isinstance(obj, AuditEntry) or not session.is_modified(obj):
             continue
         changes = _changes_of(inspect(obj))
         if changes:
             action = "status" if "status" in changes else "update"
-            rows.append(_entry(session, entity_name(type(obj)), _primary_key(obj), action,
-                               _with_reason(session, changes)))
+            entity, entity_id = entity_name(type(obj)), _primary_key(obj)
+            rows.append(_entry(session, entity, entity_id, action,
+                               _with_reason(session, changes),
+                               _recipient_of(entity, entity_id, obj)))
     for obj in session.deleted:
-        rows.append(_entry(session, entity_name(type(obj)), _primary_key(obj), "delete",
-                           _with_reason(session, {"before": _columns_of(obj)})))
+        entity, entity_id = entity_name(type(obj)), _primary_key(obj)
+        rows.append(_entry(session, entity, entity_id, "delete",
+                           _with_reason(session, {"before": _columns_of(obj)}),
+                           _recipient_of(entity, entity_id, obj)))
     if rows:
         session.connection().execute(insert(AuditEntry), rows)
 
@@ -126,19 +159,21 @@ def _record_bulk(session: OrmSession) -> None:
         session.connection().execute(insert(AuditEntry), [
             _entry(session, entity, entity_id, action,
                    {"after": {key: plain(value) for key, value in values.items()
-                              if value is not None}})
+                              if value is not None}}, values.get("recipient_id"))
             for entity, entity_id, action, values in announced])
 
 
 @event.listens_for(OrmSession, "after_commit")
 def _forget_reason(session: OrmSession) -> None:
     session.info.pop("audit_reason", None)
+    session.info.pop("keyring", None)
 
 
 @event.listens_for(OrmSession, "after_rollback")
 def _forget_bulk(session: OrmSession) -> None:
     session.info.pop("audit_bulk", None)
     session.info.pop("audit_reason", None)
+    session.info.pop("keyring", None)
 
 
 def record_read(session: Session, entity: str, entity_id: Any,
@@ -177,15 +212,26 @@ def list_entries(session: Session, query: AuditQuery) -> dict[str, Any]:
         select(AuditEntry).where(*conditions).order_by(AuditEntry.id.desc())
         .limit(query.limit).offset(query.offset)).all()
     # The log holds recipients' details too: reading it is itself a logged read.
+    readable = readable_entries(session, entries)
     record_list_read(session, "audit", (
         int(entry.entity_id) for entry in entries
         if entry.entity == "recipient" and entry.entity_id.isdigit()))
-    return {"items": entries, "total": total or 0}
+    return {"items": readable, "total": total or 0}
+
+
+def readable_entries(session: Session, entries: Any) -> list[dict[str, Any]]:
+    """Entries as plain dicts, with what they sealed opened, or "(erased)" where the
+    recipient's key has been destroyed. The rows themselves are never touched."""
+    keyring, connection = keyring_of(session), session.connection()
+    return [{"id": entry.id, "at": entry.at, "actor": entry.actor, "actor_id": entry.actor_id,
+             "action": entry.action, "entity": entry.entity, "entity_id": entry.entity_id,
+             "changes": open_changes(keyring, connection, entry.changes)}
+            for entry in entries]
 
 
 def history_of(session: Session, entity: str, entity_id: Any, limit: int = 100
-               ) -> list[AuditEntry]:
-    return list(session.scalars(
+               ) -> list[dict[str, Any]]:
+    return readable_entries(session, session.scalars(
         select(AuditEntry).where(AuditEntry.entity == entity,
                                  AuditEntry.entity_id == str(entity_id))
         .order_by(AuditEntry.id.desc()).limit(limit)))

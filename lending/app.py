@@ -38,6 +38,7 @@ from lending.details import (
 from lending.loans.api import LoanController
 from lending.pages import csrf_config, html_error, route_handlers, template_config
 from lending.printing.api import LabelController
+from lending.privacy.api import SubjectAccessController
 from lending.recipients.api import RecipientController
 from lending.scheduler import background_scheduler
 from lending.settings import Settings, get_settings
@@ -108,7 +109,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         route_handlers=[LocationController, DeviceController, UserController, MeController,
                         audit_api.AuditController, RecipientController, EligibilityController,
                         LoanController,
-                        WaitlistController, LabelController],
+                        WaitlistController, LabelController, SubjectAccessController],
         guards=[role_guard],
     )
     app = Litestar(

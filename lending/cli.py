@@ -284,6 +284,64 @@ def check() -> None:
     out.print("every device's status agrees with its loans")
 
 
+@main.group()
+def retention() -> None:
+    """Personal data over time."""
+
+
+@retention.command("run")
+@click.option("--now", "now_text", metavar="ISO-8601",
+              help="Run as if it were this moment (default: now).")
+def retention_run(now_text: str | None) -> None:
+    """Pseudonymise every recipient past the retention period; print how many."""
+    from lending.db import session_for
+    from lending.privacy.service import pseudonymise_due
+
+    now = _moment(now_text) if now_text else None
+    settings = get_settings()
+    with session_for(_engine(), actor="cli") as session:
+        erased = pseudonymise_due(session, settings.retention_months, now)
+    out.print(f"pseudonymised {len(erased)} recipient(s) past the retention period of "
+              f"{settings.retention_months} months")
+
+
+def _moment(text: str):
+    from datetime import datetime
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as error:
+        raise UserError(f"--now: {text!r} is not an ISO-8601 date and time") from error
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=get_settings().zone)
+    return moment
+
+
+@main.group()
+def recipient() -> None:
+    """Recipients."""
+
+
+@recipient.command("export")
+@click.argument("recipient_id", metavar="ID", type=int)
+@click.option("--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The JSON file to write (a .pdf beside it holds the readable copy).")
+def recipient_export(recipient_id: int, output: Path) -> None:
+    """Write a subject-access export: everything held about one recipient."""
+    from lending.db import session_for
+    from lending.privacy.service import export_as_json, export_pdf, export_recipient
+
+    settings = get_settings()
+    try:
+        with session_for(_engine(), actor="cli") as session:
+            export = export_recipient(session, recipient_id, settings.today())
+    except _service_errors() as error:
+        raise UserError(_one_line(error)) from error
+    output.write_text(export_as_json(export), encoding="utf-8")
+    pdf = output.with_suffix(".pdf")
+    pdf.write_bytes(export_pdf(export, settings.organisation))
+    out.print(f"wrote the export of recipient {recipient_id} to {output} and {pdf}")
+
+
 @main.command()
 def scheduler() -> None:
     """Run only the scheduler (for deployments with several web instances)."""

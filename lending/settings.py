@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SECRET_FILE = Path(".lending-secret")
@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     write_wait_seconds: float = 10.0
     # Per-template printer calibration, e.g. LENDING_LABEL_OFFSETS='{"avery-l7160": [0.5, -1]}'
     label_offsets: dict[str, tuple[float, float]] = {}
+    # Months after a recipient's last loan closed (or, if they never borrowed, after their
+    # record was made) before their personal values are removed.
+    retention_months: int = Field(default=12, ge=1, le=1200)
 
     @field_validator("timezone")
     @classmethod

@@ -189,6 +189,13 @@ def record_read(session: Session, entity: str, entity_id: Any,
     session.commit()
 
 
+def record_event(session: Session, entity: str, entity_id: Any, action: str,
+                 changes: dict[str, Any]) -> None:
+    """An entry for something that is not a row change (an erasure, an export), written
+    in the caller's transaction."""
+    session.add(AuditEntry(**_entry(session, entity, entity_id, action, changes)))
+
+
 def record_list_read(session: Session, what: str, recipient_ids: Any) -> None:
     """One entry for a list or search that showed recipients: which ones, by id only."""
     ids = sorted({int(i) for i in recipient_ids if i is not None})

@@ -1,4 +1,5 @@
-"""recipient keys seal the audit log's personal values; recipients can be erased
+"""recipient keys seal the audit log's personal values; recipients can be erased; failed
+sign-ins are counted
 
 Revision ID: e12privacy01
 Revises: d4ccc0e02e79
@@ -77,6 +78,14 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(['recipient_id'], ['recipients.id'], ),
         sa.PrimaryKeyConstraint('recipient_id'),
     )
+    op.create_table(
+        'login_failures',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('key', sa.String(length=80), nullable=False),
+        sa.Column('at', sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint('id'),
+    )
+    op.create_index('ix_login_failures_key_at', 'login_failures', ['key', 'at'], unique=False)
     with op.batch_alter_table('recipients', schema=None) as batch_op:
         batch_op.add_column(sa.Column('erased_at', sa.DateTime(timezone=True), nullable=True))
 
@@ -103,3 +112,5 @@ def downgrade() -> None:
     with op.batch_alter_table('recipients', schema=None) as batch_op:
         batch_op.drop_column('erased_at')
     op.drop_table('recipient_keys')
+    op.drop_index('ix_login_failures_key_at', table_name='login_failures')
+    op.drop_table('login_failures')

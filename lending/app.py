@@ -10,7 +10,6 @@ from litestar.di import Provide
 from litestar.exceptions import HTTPException
 from litestar.middleware.base import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.response import Response
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
@@ -35,6 +34,7 @@ from lending.details import (
     provide_move_by_hand,
     provide_recipient_detail,
 )
+from lending.headers import LocalSwaggerRenderPlugin, add_security_headers, swagger_assets_router
 from lending.loans.api import LoanController
 from lending.pages import csrf_config, html_error, route_handlers, template_config
 from lending.printing.api import LabelController
@@ -114,7 +114,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     )
     app = Litestar(
         lifespan=[run_scheduler] if settings.scheduler == "on" else [],
-        route_handlers=[health, api, *route_handlers()],
+        route_handlers=[health, api, *route_handlers(), swagger_assets_router()],
         template_config=template_config(),
         csrf_config=csrf_config(settings),
         state=State({"engine": engine, "settings": settings, "policy": policy,
@@ -126,6 +126,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             "move_by_hand": Provide(provide_move_by_hand, sync_to_thread=False),
         },
         before_request=errors.refuse_nul_characters,
+        before_send=[add_security_headers],
         middleware=[DefineMiddleware(TokenAuthentication, exclude=PUBLIC_PATHS,
                                      exclude_from_auth_key="exclude_from_auth")],
         exception_handlers={
@@ -137,7 +138,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         },
         openapi_config=OpenAPIConfig(
             title="Lending API", version="1.0.0", path="/schema",
-            operation_id_creator=_operation_id, render_plugins=[SwaggerRenderPlugin()]),
+            operation_id_creator=_operation_id, render_plugins=[LocalSwaggerRenderPlugin()]),
         request_max_body_size=settings.max_body_bytes,
         response_cache_config=ResponseCacheConfig(),
         # Logging is configured once per process by the command that runs the app (a

@@ -116,8 +116,11 @@ def serve(host: str, port: int) -> None:
         raise UserError(f"the eligibility policy cannot be used: {error}") from error
     out.print(f"Serving on [bold]http://{host}:{port}[/bold]  (API under /api/v1, "
               f"docs at /schema)")
-    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=True,
-                log_config=access_log_config())
+    # Only the proxies named in LENDING_TRUSTED_PROXIES may say who the client is and that
+    # the request came over HTTPS (then session cookies are Secure and HSTS is sent).
+    trusted = settings.trusted_proxies.strip()
+    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=bool(trusted),
+                forwarded_allow_ips=trusted or None, log_config=access_log_config())
 
 
 @main.group()

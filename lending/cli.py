@@ -287,6 +287,32 @@ def check() -> None:
     out.print("every device's status agrees with its loans")
 
 
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def backup(file: Path) -> None:
+    """Write a consistent copy of the whole database to FILE (safe while serving)."""
+    from lending.backup import backup_database
+
+    try:
+        backup_database(get_settings().database_url, file)
+    except _service_errors() as error:
+        raise UserError(_one_line(error)) from error
+    out.print(f"backed up the database to {file}")
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def restore(file: Path) -> None:
+    """Replace the whole database with the copy in FILE. Stop the service first."""
+    from lending.backup import restore_database
+
+    try:
+        restore_database(get_settings().database_url, file)
+    except _service_errors() as error:
+        raise UserError(_one_line(error)) from error
+    out.print(f"restored the database from {file}")
+
+
 @main.group()
 def retention() -> None:
     """Personal data over time."""

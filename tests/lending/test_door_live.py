@@ -1,60 +1,27 @@
 """At the door, against a live `lending serve`: a flood of bad sign-ins does not starve
 other requests; headers on every answer; the trusted proxy's word on client and scheme."""
 
-import os
 import re
-import socket
 import statistics
-import subprocess
-import sys
 import threading
 import time
-import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 
-BIN = Path(sys.executable).parent
-PASSWORD = "correct horse battery"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.lending.live import PASSWORD, add_account, environment, serving
 
 
 @contextmanager
 def live_server(database_url: str, tmp_path: Path, **settings: str):
-    env = {**os.environ, "LENDING_DATABASE_URL": database_url, "LENDING_SCHEDULER": "off",
-           "LENDING_SECRET_KEY": "live", **settings}
-    run = {"env": env, "cwd": tmp_path, "capture_output": True, "text": True, "timeout": 60}
-    for email, role in (("desk@example.org", "staff"), ("boss@example.org", "manager")):
-        added = subprocess.run([BIN / "lending", "user", "add", email, "--role", role,
-                                "--password-stdin"], input=PASSWORD + "\n", **run)
-        assert added.returncode == 0 or "already exists" in added.stderr, added.stderr
-    token = subprocess.run([BIN / "lending", "token", "create", "boss@example.org"], **run
-                           ).stdout.strip().splitlines()[-1]
-    port = _free_port()
-    log = (tmp_path / "serve.log").open("w")
-    server = subprocess.Popen([BIN / "lending", "serve", "--port", str(port)], env=env,
-                              cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/health", timeout=1)
-            break
-        except OSError:
-            assert time.monotonic() < deadline and server.poll() is None, "no server"
-            time.sleep(0.2)
-    try:
-        yield url, {"Authorization": f"Bearer {token}"}
-    finally:
-        server.terminate()
-        server.wait(10)
-        log.close()
+    """One server, with a staff and a manager account; yields its URL and the manager's
+    bearer header."""
+    env = environment(database_url, **settings)
+    add_account(env, tmp_path, "desk@example.org", "staff")
+    bearer = add_account(env, tmp_path, "boss@example.org", "manager")
+    with serving(env, tmp_path) as url:
+        yield url, bearer
 
 
 def bad_sign_in(url: str, email: str, headers: dict | None = None) -> httpx.Response:

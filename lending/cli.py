@@ -314,6 +314,30 @@ def restore(file: Path) -> None:
 
 
 @main.group()
+def secret() -> None:
+    """The secret key."""
+
+
+@secret.command("reseal")
+@click.option("--old-secret-stdin", is_flag=True, required=True,
+              help="Read the previous LENDING_SECRET_KEY from standard input.")
+def secret_reseal(old_secret_stdin: bool) -> None:
+    """After changing LENDING_SECRET_KEY: seal the recipient keys under the new one."""
+    from lending.audit.service import reseal_recipient_keys
+    from lending.db import session_for
+
+    old = sys.stdin.readline().rstrip("\n")
+    if not old:
+        raise UserError("give the previous secret on standard input")
+    try:
+        with session_for(_engine(), actor="cli") as session:
+            count = reseal_recipient_keys(session, old)
+    except RuntimeError as error:
+        raise UserError(str(error)) from error
+    out.print(f"resealed {count} recipient key(s) under the current LENDING_SECRET_KEY")
+
+
+@main.group()
 def retention() -> None:
     """Personal data over time."""
 

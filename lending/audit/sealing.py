@@ -23,7 +23,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, delete, insert, select, update
 
 from lending.audit.models import RecipientKey
 
@@ -96,6 +96,20 @@ class Keyring:
     def destroy(self, connection: Connection, recipient_id: int) -> None:
         connection.execute(delete(RecipientKey).where(RecipientKey.recipient_id == recipient_id))
         self._keys.pop(recipient_id, None)
+
+
+def rewrap_keys(connection: Connection, old_secret: str, new_secret: str) -> int:
+    """Seals every recipient key afresh under a new LENDING_SECRET_KEY; the entries they
+    open are untouched. Refuses, changing nothing, if a key does not open with the old
+    secret."""
+    rows = connection.execute(select(RecipientKey.recipient_id, RecipientKey.wrapped_key)
+                              ).all()
+    for recipient_id, wrapped in rows:
+        key = _unwrap(old_secret, recipient_id, wrapped)
+        connection.execute(update(RecipientKey).where(
+            RecipientKey.recipient_id == recipient_id).values(
+            wrapped_key=_wrap(new_secret, recipient_id, key)))
+    return len(rows)
 
 
 def _personal_paths(entity: str, changes: dict[str, Any]) -> list[tuple[str, ...]]:

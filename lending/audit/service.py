@@ -20,7 +20,7 @@ from sqlmodel import Session
 
 from lending.audit.models import AuditEntry
 from lending.audit.schemas import AuditQuery
-from lending.audit.sealing import Keyring, open_changes, seal
+from lending.audit.sealing import Keyring, open_changes, rewrap_keys, seal
 
 # Never copied into the log: a hash is still a secret.
 SECRET_FIELDS = frozenset({"password_hash", "secret_hash"})
@@ -187,6 +187,16 @@ def record_read(session: Session, entity: str, entity_id: Any,
     session.commit()
     session.add(AuditEntry(**_entry(session, entity, entity_id, "read", changes or {})))
     session.commit()
+
+
+def reseal_recipient_keys(session: Session, old_secret: str) -> int:
+    """After LENDING_SECRET_KEY has changed: every recipient key, sealed under the old
+    secret, is sealed under the session's (new) one, in one transaction. Returns how many."""
+    count = rewrap_keys(session.connection(), old_secret, keyring_of(session).secret)
+    session.add(AuditEntry(**_entry(session, "recipient_key", "all", "reseal",
+                                    {"keys": count})))
+    session.commit()
+    return count
 
 
 def record_event(session: Session, entity: str, entity_id: Any, action: str,

@@ -88,6 +88,8 @@ def test_retention_pseudonymises_and_leaves_no_readable_copy(client, staff, mana
     assert (record["name"], record["mobile"], record["reference"], record["facts"]) == (
         "(erased)", None, None, {})
     assert record["location"] == office and record["status"] == "closed"
+    again = client.patch(f"{API}/recipients/{rid}", json={"name": NAME}, headers=staff)
+    assert again.status_code == 409 and "pseudonymised" in again.json()["detail"]
     loan = client.get(f"{API}/loans/{loan_id}", headers=staff).json()
     assert loan["kind"] == "laptop" and loan["issued_at"] and loan["returned_at"]
     entries = client.get(f"{API}/audit", params={"entity": "recipient", "entity_id": rid},
@@ -191,3 +193,28 @@ def test_the_migration_seals_entries_written_before_it(database_url, settings, e
         [entry] = history_of(session, "recipient", 7)
     assert entry["changes"]["after"] == {"name": NAME, "mobile": MOBILE_E164,
                                          "status": "active"}
+
+
+def test_the_keys_are_resealed_under_a_new_secret(client, staff, manager, office,
+                                                  database_url, settings, tmp_path):
+    rid = make_recipient(client, staff, name=NAME)
+    env = {**os.environ, "LENDING_DATABASE_URL": database_url, "LENDING_SCHEDULER": "off",
+           "LENDING_SECRET_KEY": "a brand new secret"}
+
+    def reseal(old: str):
+        return subprocess.run([LENDING, "secret", "reseal", "--old-secret-stdin"],
+                              input=old + "\n", capture_output=True, text=True, env=env,
+                              cwd=tmp_path, timeout=120)
+
+    wrong = reseal("not the secret")
+    assert wrong.returncode == 1 and "does not open" in wrong.stderr
+    done = reseal(settings.secret_key)
+    assert done.returncode == 0 and "resealed 1 recipient key" in done.stdout, done.stderr
+    output = tmp_path / "export.json"
+    exported = subprocess.run([LENDING, "recipient", "export", str(rid), "--output",
+                               str(output)], capture_output=True, text=True, env=env,
+                              cwd=tmp_path, timeout=120)
+    assert exported.returncode == 0, exported.stderr
+    entries = json.loads(output.read_text())["audit_entries"]
+    assert next(e for e in entries if e["action"] == "create")["changes"]["after"][
+        "name"] == NAME

@@ -112,7 +112,7 @@ def rewrap_keys(connection: Connection, old_secret: str, new_secret: str) -> int
     return len(rows)
 
 
-def _personal_paths(entity: str, changes: dict[str, Any]) -> list[tuple[str, ...]]:
+def personal_paths(entity: str, changes: dict[str, Any]) -> list[tuple[str, ...]]:
     fields = PERSONAL_FIELDS.get(entity, frozenset()) | ALWAYS_SEALED
     paths: list[tuple[str, ...]] = []
     for key, value in changes.items():
@@ -127,7 +127,7 @@ def seal(keyring: Keyring, connection: Connection, entity: str, recipient_id: in
          changes: dict[str, Any]) -> dict[str, Any]:
     """`changes` with its personal values replaced by one ciphertext under the recipient's
     key (made on first use)."""
-    paths = _personal_paths(entity, changes)
+    paths = personal_paths(entity, changes)
     if not paths:
         return changes
     key = keyring.key_for(connection, recipient_id, create=True)

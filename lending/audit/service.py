@@ -20,7 +20,7 @@ from sqlmodel import Session
 
 from lending.audit.models import AuditEntry
 from lending.audit.schemas import AuditQuery
-from lending.audit.sealing import Keyring, open_changes, rewrap_keys, seal
+from lending.audit.sealing import Keyring, open_changes, personal_paths, rewrap_keys, seal
 
 # Never copied into the log: a hash is still a secret.
 SECRET_FIELDS = frozenset({"password_hash", "secret_hash"})
@@ -72,7 +72,8 @@ def _entry(session: OrmSession, entity: str, entity_id: Any, action: str,
            changes: dict[str, Any], recipient_id: int | None = None) -> dict[str, Any]:
     if recipient_id is None:
         recipient_id = _recipient_of(entity, entity_id)
-    if recipient_id is not None:
+    # Only an entry with personal values needs the key (and so a connection).
+    if recipient_id is not None and personal_paths(entity, changes):
         changes = seal(keyring_of(session), session.connection(), entity, recipient_id,
                        changes)
     return {

@@ -166,6 +166,7 @@ def test_the_migration_seals_entries_written_before_it(database_url, settings, e
     """Entries written in clear before the migration are sealed by it."""
     with engine.begin() as connection:
         connection.execute(text("DROP TABLE recipient_keys"))
+        connection.execute(text("DROP TABLE login_failures"))
         connection.execute(text("DELETE FROM alembic_version"))
         connection.execute(text("INSERT INTO alembic_version VALUES ('d4ccc0e02e79')"))
         connection.execute(text(

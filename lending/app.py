@@ -10,7 +10,6 @@ from litestar.di import Provide
 from litestar.exceptions import HTTPException
 from litestar.middleware.base import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.response import Response
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
@@ -35,9 +34,11 @@ from lending.details import (
     provide_device_extras,
     provide_move_by_hand,
 )
+from lending.headers import LocalSwaggerRenderPlugin, add_security_headers, swagger_assets_router
 from lending.loans.api import LoanController
 from lending.pages import csrf_config, html_error, route_handlers, template_config
 from lending.printing.api import LabelController
+from lending.privacy.api import SubjectAccessController
 from lending.recipients.api import RecipientController
 from lending.reports.api import ReportController
 from lending.scheduler import background_scheduler
@@ -103,7 +104,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     # Loaded once: a bad policy stops start-up here, naming the line and key at fault.
     policy = load_policy(settings.policy_file or None)
     engine = engine or make_engine(settings.database_url,
-                                   write_wait_seconds=settings.write_wait_seconds)
+                                   write_wait_seconds=settings.write_wait_seconds,
+                                   secret_key=settings.secret_key)
     api = Router(
         path="/api/v1",
         route_handlers=[LocationController, DeviceController, UserController, MeController,
@@ -111,12 +113,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
                         RecipientDetailController, EligibilityController,
                         LoanController,
                         WaitlistController, LabelController, StocktakeController,
-                        ReportController],
+                        ReportController, SubjectAccessController],
         guards=[role_guard],
     )
     app = Litestar(
         lifespan=[run_scheduler] if settings.scheduler == "on" else [],
-        route_handlers=[health, api, *route_handlers()],
+        route_handlers=[health, api, *route_handlers(), swagger_assets_router()],
         template_config=template_config(),
         csrf_config=csrf_config(settings),
         state=State({"engine": engine, "settings": settings, "policy": policy,
@@ -127,6 +129,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             "move_by_hand": Provide(provide_move_by_hand, sync_to_thread=False),
         },
         before_request=errors.refuse_nul_characters,
+        before_send=[add_security_headers],
         middleware=[DefineMiddleware(TokenAuthentication, exclude=PUBLIC_PATHS,
                                      exclude_from_auth_key="exclude_from_auth")],
         exception_handlers={
@@ -138,7 +141,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         },
         openapi_config=OpenAPIConfig(
             title="Lending API", version="1.0.0", path="/schema",
-            operation_id_creator=_operation_id, render_plugins=[SwaggerRenderPlugin()]),
+            operation_id_creator=_operation_id, render_plugins=[LocalSwaggerRenderPlugin()]),
         request_max_body_size=settings.max_body_bytes,
         response_cache_config=ResponseCacheConfig(),
         # Logging is configured once per process by the command that runs the app (a

@@ -31,7 +31,8 @@ def _log_to_stderr() -> None:
 
 def _engine():
     from lending.db import make_engine
-    return make_engine(get_settings().database_url)
+    settings = get_settings()
+    return make_engine(settings.database_url, secret_key=settings.secret_key)
 
 
 def _service_errors():
@@ -115,8 +116,11 @@ def serve(host: str, port: int) -> None:
         raise UserError(f"the eligibility policy cannot be used: {error}") from error
     out.print(f"Serving on [bold]http://{host}:{port}[/bold]  (API under /api/v1, "
               f"docs at /schema)")
-    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=True,
-                log_config=access_log_config())
+    # Only the proxies named in LENDING_TRUSTED_PROXIES may say who the client is and that
+    # the request came over HTTPS (then session cookies are Secure and HSTS is sent).
+    trusted = settings.trusted_proxies.strip()
+    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=bool(trusted),
+                forwarded_allow_ips=trusted or None, log_config=access_log_config())
 
 
 @main.group()
@@ -312,6 +316,114 @@ def check() -> None:
     if problems:
         raise UserError(f"{len(problems)} device(s) disagree with their loans")
     out.print("every device's status agrees with its loans")
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def backup(file: Path) -> None:
+    """Write a consistent copy of the whole database to FILE (safe while serving)."""
+    from lending.backup import backup_database
+
+    try:
+        backup_database(get_settings().database_url, file)
+    except _service_errors() as error:
+        raise UserError(_one_line(error)) from error
+    out.print(f"backed up the database to {file}")
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def restore(file: Path) -> None:
+    """Replace the whole database with the copy in FILE. Stop the service first."""
+    from lending.backup import restore_database
+
+    try:
+        restore_database(get_settings().database_url, file)
+    except _service_errors() as error:
+        raise UserError(_one_line(error)) from error
+    out.print(f"restored the database from {file}")
+
+
+@main.group()
+def secret() -> None:
+    """The secret key."""
+
+
+@secret.command("reseal")
+@click.option("--old-secret-stdin", is_flag=True, required=True,
+              help="Read the previous LENDING_SECRET_KEY from standard input.")
+def secret_reseal(old_secret_stdin: bool) -> None:
+    """After changing LENDING_SECRET_KEY: seal the recipient keys under the new one."""
+    from lending.audit.service import reseal_recipient_keys
+    from lending.db import session_for
+
+    old = sys.stdin.readline().rstrip("\n")
+    if not old:
+        raise UserError("give the previous secret on standard input")
+    try:
+        with session_for(_engine(), actor="cli") as session:
+            count = reseal_recipient_keys(session, old)
+    except RuntimeError as error:
+        raise UserError(str(error)) from error
+    out.print(f"resealed {count} recipient key(s) under the current LENDING_SECRET_KEY")
+
+
+@main.group()
+def retention() -> None:
+    """Personal data over time."""
+
+
+@retention.command("run")
+@click.option("--now", "now_text", metavar="ISO-8601",
+              help="Run as if it were this moment (default: now).")
+def retention_run(now_text: str | None) -> None:
+    """Pseudonymise every recipient past the retention period; print how many."""
+    from lending.db import session_for
+    from lending.privacy.service import pseudonymise_due
+
+    now = _moment(now_text) if now_text else None
+    settings = get_settings()
+    with session_for(_engine(), actor="cli") as session:
+        erased = pseudonymise_due(session, settings.retention_months, now)
+    out.print(f"pseudonymised {len(erased)} recipient(s) past the retention period of "
+              f"{settings.retention_months} months")
+
+
+def _moment(text: str):
+    from datetime import datetime
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as error:
+        raise UserError(f"--now: {text!r} is not an ISO-8601 date and time") from error
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=get_settings().zone)
+    return moment
+
+
+@main.group()
+def recipient() -> None:
+    """Recipients."""
+
+
+@recipient.command("export")
+@click.argument("recipient_id", metavar="ID", type=int)
+@click.option("--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The JSON file to write (a .pdf beside it holds the readable copy).")
+def recipient_export(recipient_id: int, output: Path) -> None:
+    """Write a subject-access export: everything held about one recipient."""
+    from lending.db import session_for
+    from lending.privacy.service import export_as_json, export_pdf, export_recipient
+
+    settings = get_settings()
+    try:
+        with session_for(_engine(), actor="cli") as session:
+            export = export_recipient(session, recipient_id, settings.today())
+    except _service_errors() as error:
+        raise UserError(_one_line(error)) from error
+    output.write_text(export_as_json(export), encoding="utf-8")
+    pdf = output.with_suffix(".pdf")
+    pdf.write_bytes(export_pdf(export, settings.organisation))
+    out.print(f"wrote the export of recipient {recipient_id} to {output} and {pdf}")
 
 
 @main.command()

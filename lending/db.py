@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import msgspec
 from sqlalchemy import Engine, create_engine, event, select, text
@@ -23,6 +24,10 @@ from sqlmodel import Session
 # request, a command, the scheduler) can change data unaudited.
 import lending.audit.service  # noqa: F401
 from inventory.service import Invalid, NotFound
+from lending.settings import get_settings
+
+# The secret each engine's sessions seal personal values in the audit log with.
+_secrets: "WeakKeyDictionary[Engine, str]" = WeakKeyDictionary()
 
 
 class AwareSQLiteDateTime(SQLITE_DATETIME):
@@ -66,10 +71,18 @@ def json_text(value: Any) -> str:
     return _JSON.encode(value).decode()
 
 
-def make_engine(raw_url: str, write_wait_seconds: float = 30, **options) -> Engine:
+def make_engine(raw_url: str, write_wait_seconds: float = 30, secret_key: str | None = None,
+                **options) -> Engine:
     """`write_wait_seconds`: how long a change waits for SQLite's write lock before it is
     refused (the request answers 503 with Retry-After). Bound parameters (names, mobiles)
-    are never written into a logged database error."""
+    are never written into a logged database error. `secret_key` (LENDING_SECRET_KEY by
+    default) opens the recipient keys that seal personal values in the audit log."""
+    engine = _make_engine(raw_url, write_wait_seconds, **options)
+    _secrets[engine] = secret_key or get_settings().secret_key
+    return engine
+
+
+def _make_engine(raw_url: str, write_wait_seconds: float, **options) -> Engine:
     url = database_url(raw_url)
     options.setdefault("hide_parameters", True)
     options.setdefault("json_serializer", json_text)
@@ -88,6 +101,8 @@ def make_engine(raw_url: str, write_wait_seconds: float = 30, **options) -> Engi
             cursor.execute(f"PRAGMA busy_timeout={int(write_wait_seconds * 1000)}")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA synchronous=NORMAL")
+            # An erased value is overwritten in the file, not just unlinked from the b-tree.
+            cursor.execute("PRAGMA secure_delete=ON")
             cursor.close()
 
         @event.listens_for(engine, "begin")
@@ -135,6 +150,7 @@ def session_for(engine: Engine, actor: str | None = None, actor_id: int | None =
     with Session(bind, expire_on_commit=False) as session:
         session.info["actor"] = actor or "system"
         session.info["actor_id"] = actor_id
+        session.info["secret_key"] = _secrets.get(engine) or get_settings().secret_key
         yield session
 
 

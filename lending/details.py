@@ -60,8 +60,8 @@ def device_extras(db_session: Session, device: Device, zone: ZoneInfo) -> dict[s
     audit log."""
     today = datetime.now(zone).date()
     return {"loan": loans.current_loan(db_session, device, today), "history": [
-        {"at": entry.at, "actor": entry.actor, "action": entry.action,
-         "changes": entry.changes}
+        {"at": entry["at"], "actor": entry["actor"], "action": entry["action"],
+         "changes": entry["changes"]}
         for entry in audit.history_of(db_session, "device", device.id)]}
 
 

@@ -144,7 +144,7 @@ def handle_service(_: Request, exc: Exception) -> Response:
     elif field and not errors:
         errors = [{"field": field, "message": message}]
     return problem(getattr(exc, "status_code", 400), message, errors,
-                   extra=getattr(exc, "extra", None))
+                   extra=getattr(exc, "extra", None), headers=getattr(exc, "headers", None))
 
 
 def handle_eligibility(_: Request, exc: Exception) -> Response:

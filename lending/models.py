@@ -1,8 +1,8 @@
 """Every table of the service, gathered so that Alembic and the tests see the whole schema."""
 
 from inventory.models import Device, Location, TagSequence, Wipe
-from lending.accounts.models import Token, User
-from lending.audit.models import AuditEntry
+from lending.accounts.models import LoginFailure, Token, User
+from lending.audit.models import AuditEntry, RecipientKey
 from lending.decisions.models import EligibilityDecision
 from lending.loans.models import Loan
 from lending.recipients.models import Recipient
@@ -10,6 +10,6 @@ from lending.stocktakes.models import Stocktake, StocktakeItem
 from lending.waitlist.models import WaitlistRequest
 from notifications.models import Message, Reply
 
-__all__ = ["AuditEntry", "Device", "EligibilityDecision", "Loan", "Location", "Message",
-           "Recipient", "Reply", "Stocktake", "StocktakeItem", "TagSequence", "Token", "User",
-           "WaitlistRequest", "Wipe"]
+__all__ = ["AuditEntry", "Device", "EligibilityDecision", "Loan", "Location", "LoginFailure",
+           "Message", "Recipient", "RecipientKey", "Reply", "Stocktake", "StocktakeItem",
+           "TagSequence", "Token", "User", "WaitlistRequest", "Wipe"]

@@ -14,6 +14,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy import Engine
 
 from lending.db import session_for
+from lending.privacy.service import pseudonymise_due
 from lending.settings import Settings
 from lending.waitlist.service import expire_offers
 
@@ -30,16 +31,27 @@ def pass_on_expired_offers(engine: Engine) -> None:
                  len(result["offered"]))
 
 
-def add_jobs(scheduler: BaseScheduler, engine: Engine) -> BaseScheduler:
+def apply_retention(engine: Engine, months: int) -> None:
+    with session_for(engine, actor="scheduler") as session:
+        erased = pseudonymise_due(session, months)
+    if erased:
+        log.info("retention: %d recipient(s) pseudonymised", len(erased))
+
+
+def add_jobs(scheduler: BaseScheduler, engine: Engine, settings: Settings) -> BaseScheduler:
     scheduler.add_job(pass_on_expired_offers, "interval", minutes=WAITLIST_MINUTES,
                       args=[engine], id="waitlist-offers", coalesce=True, max_instances=1,
                       replace_existing=True)
+    # Daily, in the small hours, when the desks are closed.
+    scheduler.add_job(apply_retention, "cron", hour=2, minute=30,
+                      args=[engine, settings.retention_months], id="retention",
+                      coalesce=True, max_instances=1, replace_existing=True)
     return scheduler
 
 
 def background_scheduler(settings: Settings, engine: Engine) -> BackgroundScheduler:
-    return add_jobs(BackgroundScheduler(timezone=settings.zone), engine)
+    return add_jobs(BackgroundScheduler(timezone=settings.zone), engine, settings)
 
 
 def blocking_scheduler(settings: Settings, engine: Engine) -> BlockingScheduler:
-    return add_jobs(BlockingScheduler(timezone=settings.zone), engine)
+    return add_jobs(BlockingScheduler(timezone=settings.zone), engine, settings)

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SECRET_FILE = Path(".lending-secret")
@@ -43,6 +43,18 @@ class Settings(BaseSettings):
     low_stock_threshold: int = 3
     # Per-template printer calibration, e.g. LENDING_LABEL_OFFSETS='{"avery-l7160": [0.5, -1]}'
     label_offsets: dict[str, tuple[float, float]] = {}
+    # Months after a recipient's last loan closed (or, if they never borrowed, after their
+    # record was made) before their personal values are removed.
+    retention_months: int = Field(default=12, ge=1, le=1200)
+    # Failed sign-ins allowed per account, and per client address, within the window
+    # before further tries are refused (429 with Retry-After) until the window has passed.
+    login_failures_per_account: int = Field(default=5, ge=1)
+    login_failures_per_address: int = Field(default=30, ge=1)
+    login_window_minutes: int = Field(default=15, ge=1)
+    # Addresses of the load balancers or proxies whose X-Forwarded-For and
+    # X-Forwarded-Proto are believed (comma-separated IPs or networks, or "*"); empty:
+    # none, and the client's address is the connection's.
+    trusted_proxies: str = ""
 
     @field_validator("timezone")
     @classmethod

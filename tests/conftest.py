@@ -90,7 +90,7 @@ def settings(database_url: str, tmp_path) -> Settings:
 
 @pytest.fixture
 def engine(settings: Settings) -> Iterator[Engine]:
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, secret_key=settings.secret_key)
     yield engine
     engine.dispose()
 

@@ -1,22 +1,54 @@
 """Staff accounts, passwords and tokens."""
 
+import asyncio
 import hashlib
+import math
 import secrets
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
 
+import anyio
 from argon2 import PasswordHasher
-from argon2.exceptions import VerificationError
-from sqlalchemy import func, select, update
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import Engine, delete, func, select, update
 from sqlmodel import Session
 
 from inventory.models import Location
 from inventory.service import Conflict, Invalid, InventoryError, NotFound, get_location
-from lending.accounts.models import ROLE_RANK, Role, Token, TokenKind, User
+from lending.accounts.models import ROLE_RANK, LoginFailure, Role, Token, TokenKind, User
 from lending.accounts.schemas import UserCreate, UserUpdate
-from lending.db import get_row
+from lending.audit.service import record_event
+from lending.db import get_row, session_for
 
 _hasher = PasswordHasher()
+# Argon2 is deliberately slow and memory-hungry. Sign-ins hash in this small pool of their
+# own, and wait for it on the event loop, so a flood of guesses queues here instead of
+# taking every worker thread the other requests need.
+PASSWORD_HASHING = ThreadPoolExecutor(max_workers=2, thread_name_prefix="password-hash")
+
+
+@cache
+def common_passwords() -> frozenset[str]:
+    """The 30,000 most common passwords, from the zxcvbn package's lists."""
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+    return frozenset(FREQUENCY_LISTS["passwords"])
+
+
+def check_password(password: str, email: str) -> None:
+    """Refuses a password found in the common-password list (whole, or with digits and
+    symbols stripped from its ends), or one that contains the email or its name part."""
+    lowered = password.lower()
+    email = email.strip().lower()
+    local = email.split("@")[0]
+    if email in lowered or (len(local) >= 3 and local in lowered):
+        raise Invalid("the password must not contain the email address", "password")
+    core = lowered.strip("0123456789!@#$%^&*()_+-=.,?~ ")
+    if lowered in common_passwords() or core in common_passwords() or len(set(lowered)) < 4:
+        raise Invalid("that password is too common (it is on a list of passwords tried "
+                      "first by attackers); choose a longer, less usual one", "password")
 # How stale last_used_at may be: once a minute is enough to tell a token in use.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 SESSION_LIFETIME = timedelta(hours=12)
@@ -39,6 +71,8 @@ def create_user(session: Session, data: UserCreate) -> User:
     if session.scalar(select(User.id).where(User.email == data.email)):
         raise Conflict(f"an account for {data.email} already exists", "email")
     location_id = get_location(session, data.location).id if data.location else None
+    if data.password:
+        check_password(data.password, data.email)
     user = User(
         email=data.email,
         display_name=data.display_name or data.email.split("@")[0],
@@ -86,23 +120,122 @@ def update_user(session: Session, user_id: int, data: UserUpdate) -> User:
         if not data.active:
             _revoke_all(session, user)
     if "password" in sent and data.password:
+        check_password(data.password, user.email)
         user.password_hash = _hasher.hash(data.password)
+        # A new password ends every session and token: whoever knew the old one is out.
+        _revoke_all(session, user)
     session.commit()
     return user
 
 
-def authenticate(session: Session, email: str, password: str) -> User:
-    """The account for these credentials; the same error whether the email or the password
-    is wrong, so that a login form does not reveal who has an account."""
-    user = session.scalar(select(User).where(User.email == email.strip().lower()))
-    refused = Invalid("that email and password do not match an active account", "password")
-    if user is None or not user.active or not user.password_hash:
+class TooManyAttempts(InventoryError):
+    status_code = 429
+
+    def __init__(self, retry_after: int) -> None:
+        minutes = max(1, math.ceil(retry_after / 60))
+        self.wait_text = f"wait {minutes} minute{'s' if minutes > 1 else ''} and try again"
+        super().__init__(f"too many failed sign-ins; {self.wait_text}", "password")
+        self.retry_after = retry_after
+        self.headers = {"Retry-After": str(retry_after)}
+
+
+@dataclass(frozen=True)
+class LoginLimits:
+    """Failures allowed within `window` before sign-ins are refused for a while."""
+
+    per_account: int = 5
+    per_address: int = 30
+    window: timedelta = timedelta(minutes=15)
+
+
+def _account_key(email: str) -> str:
+    return "account:" + hashlib.sha256(email.strip().lower().encode()).hexdigest()[:40]
+
+
+def _address_key(address: str) -> str:
+    return "address:" + address[:70]
+
+
+def login_wait(session: Session, email: str, address: str, limits: LoginLimits,
+               now: datetime) -> int:
+    """Seconds until this account and address may try again; 0 when they may now. Read
+    from the database, so every instance sees the same count."""
+    wait = 0.0
+    for key, limit in ((_account_key(email), limits.per_account),
+                       (_address_key(address), limits.per_address)):
+        recent = session.scalars(
+            select(LoginFailure.at).where(LoginFailure.key == key,
+                                          LoginFailure.at > now - limits.window)
+            .order_by(LoginFailure.at.desc()).limit(limit)).all()
+        if len(recent) >= limit:
+            wait = max(wait, (recent[-1] + limits.window - now).total_seconds())
+    return math.ceil(wait)
+
+
+def record_login_failure(session: Session, email: str, address: str, user: User | None,
+                         now: datetime) -> None:
+    """Counts the failure for the account and the address, and writes it to the audit log
+    (the account's id if there is one; never the email typed, which may be a password)."""
+    session.execute(delete(LoginFailure).where(LoginFailure.at < now - timedelta(days=1)))
+    session.add_all([LoginFailure(key=_account_key(email), at=now),
+                     LoginFailure(key=_address_key(address), at=now)])
+    record_event(session, "user", user.id if user else "unknown", "login_failed",
+                 {"address": address})
+    session.commit()
+
+
+def forget_login_failures(session: Session, email: str) -> None:
+    session.execute(delete(LoginFailure).where(LoginFailure.key == _account_key(email)))
+    session.commit()
+
+
+def _password_matches(password_hash: str | None, password: str) -> bool:
+    if not password_hash:
         _hasher.hash(password)  # the same work either way: no timing tell
-        raise refused
+        return False
     try:
-        _hasher.verify(user.password_hash, password)
-    except VerificationError:
-        raise refused from None
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+async def sign_in(engine: Engine, email: str, password: str, address: str,
+                  limits: LoginLimits) -> User:
+    """The account for these credentials, or Invalid (the same whether the email or the
+    password is wrong), or TooManyAttempts (429) after repeated failures for the account or
+    from the address. The database work runs in worker threads; the hashing in its own
+    small pool, waited for on the event loop."""
+    email = email.strip().lower()
+    now = datetime.now(UTC)
+
+    def wait() -> int:
+        with session_for(engine, read_only=True) as session:
+            return login_wait(session, email, address, limits, now)
+
+    def candidate() -> User | None:
+        with session_for(engine, read_only=True) as session:
+            return session.scalar(select(User).where(User.email == email))
+
+    def failed(user: User | None) -> None:
+        with session_for(engine, actor=email if user else "unknown",
+                         actor_id=user.id if user else None) as session:
+            record_login_failure(session, email, address, user, now)
+
+    def succeeded() -> None:
+        with session_for(engine, actor=email) as session:
+            forget_login_failures(session, email)
+
+    retry_after = await anyio.to_thread.run_sync(wait)
+    if retry_after:
+        raise TooManyAttempts(retry_after)
+    user = await anyio.to_thread.run_sync(candidate)
+    usable = user is not None and user.active
+    matches = await asyncio.get_running_loop().run_in_executor(
+        PASSWORD_HASHING, _password_matches, user.password_hash if usable else None, password)
+    if not matches:
+        await anyio.to_thread.run_sync(failed, user)
+        raise Invalid("that email and password do not match an active account", "password")
+    await anyio.to_thread.run_sync(succeeded)
     return user
 
 

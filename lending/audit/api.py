@@ -30,6 +30,5 @@ class AuditController(Controller):
         page = service.list_entries(db_session, AuditQuery(
             entity=entity, entity_id=entity_id, actor=actor, since=since, until=until,
             limit=limit, offset=offset))
-        page["items"] = [AuditEntryRead.model_validate(e, from_attributes=True)
-                         for e in page["items"]]
+        page["items"] = [AuditEntryRead.model_validate(e) for e in page["items"]]
         return page

@@ -21,6 +21,7 @@ from sqlmodel import Session
 from inventory.bulk import insert_rows
 from lending.audit.models import AuditEntry
 from lending.audit.schemas import AuditQuery
+from lending.audit.sealing import Keyring, open_changes, personal_paths, rewrap_keys, seal
 
 # Never copied into the log: a hash is still a secret.
 SECRET_FIELDS = frozenset({"password_hash", "secret_hash"})
@@ -53,8 +54,41 @@ def _shown(field: str, value: Any) -> Any:
     return "(changed)" if field in SECRET_FIELDS else plain(value)
 
 
+def keyring_of(session: OrmSession) -> Keyring:
+    """The recipient keys this transaction has opened. The secret that opens them is put in
+    `session.info` by `lending.db.session_for`, where every session is made."""
+    keyring = session.info.get("keyring")
+    if keyring is None:
+        secret = session.info.get("secret_key")
+        if not secret:
+            raise RuntimeError("sessions are made by lending.db.session_for, which hands the "
+                               "audit log the secret that seals personal values")
+        keyring = session.info["keyring"] = Keyring(secret)
+    return keyring
+
+
+def _recipient_of(entity: str, entity_id: Any, obj: Any = None) -> int | None:
+    """Whose personal data an entry is about, if anyone's."""
+    if entity == "recipient":
+        return int(entity_id) if str(entity_id).isdigit() else None
+    recipient_id = getattr(obj, "recipient_id", None) if obj is not None else None
+    return int(recipient_id) if recipient_id is not None else None
+
+
+def _sealed(session: OrmSession, entity: str, entity_id: Any, changes: dict[str, Any],
+            recipient_id: int | None = None) -> dict[str, Any]:
+    """The changes with any personal values sealed under their recipient's key."""
+    if recipient_id is None:
+        recipient_id = _recipient_of(entity, entity_id)
+    # Only an entry with personal values needs the key (and so a connection).
+    if recipient_id is not None and personal_paths(entity, changes):
+        return seal(keyring_of(session), session.connection(), entity, recipient_id, changes)
+    return changes
+
+
 def _entry(session: OrmSession, entity: str, entity_id: Any, action: str,
-           changes: dict[str, Any]) -> dict[str, Any]:
+           changes: dict[str, Any], recipient_id: int | None = None) -> dict[str, Any]:
+    changes = _sealed(session, entity, entity_id, changes, recipient_id)
     return {
         "at": datetime.now(UTC),
         "actor": session.info.get("actor", "system"),
@@ -109,19 +143,25 @@ def _record_flush(session: OrmSession, _context) -> None:
     for obj in session.new:
         if isinstance(obj, AuditEntry):
             continue
-        rows.append(_entry(session, entity_name(type(obj)), _primary_key(obj), "create",
-                           _with_reason(session, {"after": _columns_of(obj)})))
+        entity, entity_id = entity_name(type(obj)), _primary_key(obj)
+        rows.append(_entry(session, entity, entity_id, "create",
+                           _with_reason(session, {"after": _columns_of(obj)}),
+                           _recipient_of(entity, entity_id, obj)))
     for obj in session.dirty:
         if isinstance(obj, AuditEntry) or not session.is_modified(obj):
             continue
         changes = _changes_of(inspect(obj))
         if changes:
             action = "status" if "status" in changes else "update"
-            rows.append(_entry(session, entity_name(type(obj)), _primary_key(obj), action,
-                               _with_reason(session, changes)))
+            entity, entity_id = entity_name(type(obj)), _primary_key(obj)
+            rows.append(_entry(session, entity, entity_id, action,
+                               _with_reason(session, changes),
+                               _recipient_of(entity, entity_id, obj)))
     for obj in session.deleted:
-        rows.append(_entry(session, entity_name(type(obj)), _primary_key(obj), "delete",
-                           _with_reason(session, {"before": _columns_of(obj)})))
+        entity, entity_id = entity_name(type(obj)), _primary_key(obj)
+        rows.append(_entry(session, entity, entity_id, "delete",
+                           _with_reason(session, {"before": _columns_of(obj)}),
+                           _recipient_of(entity, entity_id, obj)))
     if rows:
         session.connection().execute(insert(AuditEntry), rows)
 
@@ -135,25 +175,28 @@ def _record_bulk(session: OrmSession) -> None:
     announced = session.info.pop("audit_bulk", None)
     if announced:
         # A bulk write announces thousands of rows: who and when are worked out once, and
-        # every entry goes in with one executemany.
+        # every entry goes in with one executemany (personal values sealed, as anywhere).
         common = _entry(session, "", "", "", {})
         at, actor, actor_id = common["at"], common["actor"], common["actor_id"]
         insert_rows(session.connection(), AuditEntry.__table__, _BULK_COLUMNS, [
-            (at, actor, actor_id, action, entity, str(entity_id),
-             {"after": {key: plain(value) for key, value in values.items()
-                        if value is not None}})
+            (at, actor, actor_id, action, entity, str(entity_id), _sealed(
+                session, entity, entity_id,
+                {"after": {key: plain(value) for key, value in values.items()
+                           if value is not None}}, values.get("recipient_id")))
             for entity, entity_id, action, values in announced])
 
 
 @event.listens_for(OrmSession, "after_commit")
 def _forget_reason(session: OrmSession) -> None:
     session.info.pop("audit_reason", None)
+    session.info.pop("keyring", None)
 
 
 @event.listens_for(OrmSession, "after_rollback")
 def _forget_bulk(session: OrmSession) -> None:
     session.info.pop("audit_bulk", None)
     session.info.pop("audit_reason", None)
+    session.info.pop("keyring", None)
 
 
 def record_read(session: Session, entity: str, entity_id: Any,
@@ -167,6 +210,23 @@ def record_read(session: Session, entity: str, entity_id: Any,
     session.commit()
     session.add(AuditEntry(**_entry(session, entity, entity_id, "read", changes or {})))
     session.commit()
+
+
+def reseal_recipient_keys(session: Session, old_secret: str) -> int:
+    """After LENDING_SECRET_KEY has changed: every recipient key, sealed under the old
+    secret, is sealed under the session's (new) one, in one transaction. Returns how many."""
+    count = rewrap_keys(session.connection(), old_secret, keyring_of(session).secret)
+    session.add(AuditEntry(**_entry(session, "recipient_key", "all", "reseal",
+                                    {"keys": count})))
+    session.commit()
+    return count
+
+
+def record_event(session: Session, entity: str, entity_id: Any, action: str,
+                 changes: dict[str, Any]) -> None:
+    """An entry for something that is not a row change (an erasure, an export), written
+    in the caller's transaction."""
+    session.add(AuditEntry(**_entry(session, entity, entity_id, action, changes)))
 
 
 def record_list_read(session: Session, what: str, recipient_ids: Any) -> None:
@@ -192,16 +252,27 @@ def list_entries(session: Session, query: AuditQuery) -> dict[str, Any]:
         select(AuditEntry).where(*conditions).order_by(AuditEntry.id.desc())
         .limit(query.limit).offset(query.offset)).all()
     # The log holds recipients' details too: reading it is itself a logged read.
+    readable = readable_entries(session, entries)
     record_list_read(session, "audit", (
         int(entry.entity_id) for entry in entries
         if entry.entity == "recipient" and entry.entity_id.isdigit()))
-    return {"items": entries, "total": total or 0, "limit": query.limit,
+    return {"items": readable, "total": total or 0, "limit": query.limit,
             "offset": query.offset}
 
 
+def readable_entries(session: Session, entries: Any) -> list[dict[str, Any]]:
+    """Entries as plain dicts, with what they sealed opened, or "(erased)" where the
+    recipient's key has been destroyed. The rows themselves are never touched."""
+    keyring, connection = keyring_of(session), session.connection()
+    return [{"id": entry.id, "at": entry.at, "actor": entry.actor, "actor_id": entry.actor_id,
+             "action": entry.action, "entity": entry.entity, "entity_id": entry.entity_id,
+             "changes": open_changes(keyring, connection, entry.changes)}
+            for entry in entries]
+
+
 def history_of(session: Session, entity: str, entity_id: Any, limit: int = 100
-               ) -> list[AuditEntry]:
-    return list(session.scalars(
+               ) -> list[dict[str, Any]]:
+    return readable_entries(session, session.scalars(
         select(AuditEntry).where(AuditEntry.entity == entity,
                                  AuditEntry.entity_id == str(entity_id))
         .order_by(AuditEntry.id.desc()).limit(limit)))

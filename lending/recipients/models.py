@@ -45,5 +45,7 @@ class Recipient(SQLModel, table=True):
     sms_opt_out: bool = False
     status: str = Field(default=RecipientStatus.active.value, max_length=10)
     created_at: datetime = Field(sa_type=DateTime(timezone=True))
+    # When the retention period ended and the personal values were removed (pseudonymised).
+    erased_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
 
     home: Location = Relationship()

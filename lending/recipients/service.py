@@ -12,7 +12,7 @@ from sqlmodel import Session
 
 from eligibility import FactsError, Policy, check_facts
 from inventory.models import Location
-from inventory.service import Invalid, get_location
+from inventory.service import Conflict, Invalid, get_location
 from lending.accounts.models import User
 from lending.accounts.service import require_manager
 from lending.audit.service import audit_reason, record_list_read
@@ -94,6 +94,9 @@ def update_recipient(session: Session, recipient_id: int, data: RecipientUpdate,
     session.info.pop(REVIEWS, None)
     session.info[REVIEW_POLICY] = (policy, zone)
     recipient = get_recipient(session, recipient_id, lock=True)
+    if recipient.erased_at is not None:
+        raise Conflict("this record was pseudonymised when its retention period ended; it "
+                       "can no longer be changed (record the person afresh)", "id")
     sent = data.model_fields_set
     for required in ("name", "language", "device_restriction", "sms_opt_out", "status"):
         if required in sent and getattr(data, required) is None:

@@ -202,7 +202,8 @@ class Server:
         self.port = _free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "LENDING_DATABASE_URL": database_url, "LENDING_SCHEDULER": "off",
-               "LENDING_SECRET_KEY": "bench", "PYTHONPATH": str(ROOT)}
+               # The tests' secret: it opens the recipient keys the set-up made.
+               "LENDING_SECRET_KEY": "test-secret", "PYTHONPATH": str(ROOT)}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "--factory", factory, "--host", "127.0.0.1",
              "--port", str(self.port), "--log-level", "warning", "--no-access-log"],

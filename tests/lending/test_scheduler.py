@@ -7,7 +7,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from litestar.testing import TestClient
 
 from lending.app import create_app
-from lending.scheduler import add_jobs, pass_on_expired_offers
+from lending.scheduler import add_jobs, apply_retention, pass_on_expired_offers
 
 
 def scheduler_running() -> bool:
@@ -27,7 +27,8 @@ def test_the_in_process_scheduler_runs_with_the_app_and_stops_with_it(settings, 
     assert not scheduler_running()
 
 
-def test_the_jobs_are_registered_and_run(engine):
-    scheduler = add_jobs(BackgroundScheduler(), engine)
-    assert [job.id for job in scheduler.get_jobs()] == ["waitlist-offers"]
+def test_the_jobs_are_registered_and_run(engine, settings):
+    scheduler = add_jobs(BackgroundScheduler(), engine, settings)
+    assert [job.id for job in scheduler.get_jobs()] == ["waitlist-offers", "retention"]
     pass_on_expired_offers(engine)  # nothing waiting: runs cleanly on an empty database
+    apply_retention(engine, settings.retention_months)

@@ -1,0 +1,1 @@
+"""Personal data over time: retention (pseudonymisation) and subject-access exports."""

@@ -20,6 +20,7 @@ class AuditEntryRead(ReadModel):
     id: int
     at: datetime
     actor: str
+    actor_id: int | None = None
     action: str
     entity: str
     entity_id: str

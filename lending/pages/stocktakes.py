@@ -11,6 +11,7 @@ from sqlmodel import Session
 from inventory import service as inventory
 from inventory.api import DbSession
 from inventory.service import Conflict, NotFound
+from lending.accounts.models import Role
 from lending.pages.forms import FORM_ERRORS, form_fields, form_problems
 from lending.pages.rendering import (
     PAGE_SIZE,
@@ -102,7 +103,8 @@ class StocktakePages(Controller):
                      f"Stocktake closed: {stocktake.found} found, {stocktake.missing} missing, "
                      f"{stocktake.unexpected} unexpected.")
 
-    @post("/stocktakes/{stocktake_id:int}/missing/{asset_tag:str}", sync_to_thread=True)
+    @post("/stocktakes/{stocktake_id:int}/missing/{asset_tag:str}", sync_to_thread=True,
+          opt={"role": Role.manager})
     def resolve(self, request: Request, db_session: DbSession, stocktake_id: FromPath[int],
                 asset_tag: FromPath[str], data: Form) -> Response:
         values = form_fields(data, ("action", "location", "notes"))

@@ -10,6 +10,22 @@ from tests.conftest import add_user
 
 # METHOD path: the least role that may use it ("public": no sign-in at all).
 MATRIX = """
+GET /api/v1/reports/stock manager
+GET /api/v1/reports/stock.csv manager
+GET /api/v1/reports/stock.pdf manager
+GET /api/v1/stocktakes staff
+GET /api/v1/stocktakes/{stocktake_id:int} staff
+GET /reports manager
+GET /stocktakes staff
+GET /stocktakes/{stocktake_id:int} staff
+POST /api/v1/stocktakes staff
+POST /api/v1/stocktakes/{stocktake_id:int}/close staff
+POST /api/v1/stocktakes/{stocktake_id:int}/missing/{asset_tag:str} manager
+POST /api/v1/stocktakes/{stocktake_id:int}/scans staff
+POST /stocktakes staff
+POST /stocktakes/{stocktake_id:int}/close staff
+POST /stocktakes/{stocktake_id:int}/missing/{asset_tag:str} manager
+POST /stocktakes/{stocktake_id:int}/scan staff
 GET / staff
 GET /api/v1/audit manager
 GET /api/v1/devices staff

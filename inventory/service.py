@@ -419,6 +419,19 @@ IMPORT_COLUMNS = tuple(DeviceCreate.model_fields)
 REQUIRED_COLUMNS = ("kind", "make", "model", "location")
 
 
+_TEMPLATE_EXAMPLE = {"kind": "laptop", "make": "Lenovo", "model": "ThinkPad E14",
+                     "location": "LDN", "serial_number": "PF-0000001", "condition": "A"}
+
+
+def import_template() -> str:
+    """The header row `import_devices` reads, with one example row to overwrite."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(IMPORT_COLUMNS)
+    writer.writerow([_TEMPLATE_EXAMPLE.get(name, "") for name in IMPORT_COLUMNS])
+    return buffer.getvalue()
+
+
 def _unreadable(reader: csv.DictReader, error: csv.Error) -> ImportRejected:
     """A file the csv module cannot read (a field over its 128 KiB limit, say)."""
     return ImportRejected([{"line": reader.line_num or 1, "field": "file",

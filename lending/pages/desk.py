@@ -29,6 +29,12 @@ class DeskPages(Controller):
                                    limit=10)
         return render(request, "home.html", counts=counts, overdue=overdue)
 
+    @get("/scan/camera", sync_to_thread=True)
+    def camera(self, request: Request) -> Response:
+        """A phone's camera reads the label; without a camera or a barcode reader in the
+        browser, the page is a plain scan box."""
+        return render(request, "camera.html")
+
     @get("/scan", sync_to_thread=True)
     def scan(self, request: Request, db_session: Session, tag: str = "") -> Response:
         """What was typed or scanned: a tag, a label's URL, or anything else to search for."""

@@ -65,11 +65,38 @@ def form_fields(data: dict[str, Any], names: tuple[str, ...] | set[str]) -> dict
     picked = {}
     for name in names:
         value = data.get(name)
+        if value is None and f"{name}-year" in data:
+            value = date_from_parts(data, name)
         if isinstance(value, str):
             value = value.strip()
         if value not in (None, "", []):
             picked[name] = value
     return picked
+
+
+def every_field(data: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    """The named fields of an edit form, blank ones too: on an edit form a field left
+    blank is a field cleared."""
+    picked = {}
+    for name in names:
+        value = data.get(name)
+        if value is None and f"{name}-year" in data:
+            value = date_from_parts(data, name)
+        if value is not None:
+            picked[name] = value.strip() if isinstance(value, str) else value
+    return picked
+
+
+def date_from_parts(data: dict[str, Any], name: str) -> str:
+    """The design system's date input (name-day, name-month, name-year) as one ISO date;
+    blank when all three are, and left as typed (to be refused) when it is no date."""
+    day, month, year = (str(data.get(f"{name}-{part}") or "").strip()
+                        for part in ("day", "month", "year"))
+    if not (day or month or year):
+        return ""
+    if day.isdigit() and month.isdigit() and year.isdigit() and len(year) == 4:
+        return f"{year}-{int(month):02d}-{int(day):02d}"
+    return f"{year}-{month}-{day}"
 
 
 def as_list(value: Any) -> list[str]:

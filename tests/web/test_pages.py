@@ -137,7 +137,7 @@ def test_an_import_lists_every_bad_row_by_line_and_field_then_imports_a_good_fil
     expect(rows.nth(0)).to_contain_text("imei")
     expect(rows.nth(1)).to_contain_text("kind")
     expect(rows.nth(2)).to_contain_text("make")
-    expect(rows.nth(3)).to_contain_text("no location has the code")
+    expect(rows.nth(3)).to_contain_text("No location has the code")
 
     good = (f"kind,make,model,location,imei\nphone,Samsung,A15,LDN,{VALID_IMEI}\n"
             "laptop,Lenovo,E14,LDN,\n").encode()

@@ -101,6 +101,18 @@ def authenticate(session: Session, email: str, password: str) -> User:
     return user
 
 
+def change_password(session: Session, user_id: int, current: str, new: str) -> User:
+    """A user's own new password, given the one they have now; the new one must differ."""
+    user = get_user_by_id(session, user_id)
+    try:
+        authenticate(session, user.email, current)
+    except Invalid:
+        raise Invalid("your current password is not right", "current_password") from None
+    if current == new:
+        raise Invalid("the new password must be different from the current one", "password")
+    return update_user(session, user.id, UserUpdate(password=new))
+
+
 def create_token(session: Session, user: User, name: str,
                  kind: TokenKind = TokenKind.api) -> tuple[Token, str]:
     """A new random secret; only its hash is kept, so it is shown to the caller once."""

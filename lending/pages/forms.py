@@ -38,12 +38,27 @@ def validation_errors(error: ValidationError) -> dict[str, str]:
         field = ".".join(str(part) for part in detail["loc"])
         named, message = split_field(detail["msg"])
         field = field or named or "form"
-        if detail["type"] == "missing":
-            message = "this is required"
-        elif detail["type"] == "extra_forbidden":
-            message = "this field is not expected here"
-        found.setdefault(field, message)
+        found.setdefault(field, _plain(detail, field, message))
     return found
+
+
+def _plain(detail: Any, field: str, message: str) -> str:
+    """A validator's message in words a person can act on, naming what to enter."""
+    kind, context = detail["type"], detail.get("ctx") or {}
+    what = field.rsplit(".", 1)[-1].replace("_", " ")
+    if kind == "missing" or (kind == "string_too_short" and context.get("min_length") == 1):
+        return f"Enter the {what}"
+    if kind == "string_too_short":
+        return f"Enter at least {context.get('min_length')} characters"
+    if kind == "string_too_long":
+        return f"Use {context.get('max_length')} characters or fewer"
+    if kind.startswith(("date_", "datetime_")):
+        return "Enter a real date, for example 27 3 2027"
+    if kind.startswith(("float_", "decimal_", "int_")) and "parsing" in kind:
+        return "Enter a number"
+    if kind == "extra_forbidden":
+        return "this field is not expected here"
+    return message
 
 
 def form_problems(error: Exception) -> dict[str, str]:

@@ -12,6 +12,7 @@ from tests.web.conftest import PASSWORD, add_device, sign_in
 
 pytestmark = pytest.mark.browser
 
+BANNER = ".govuk-notification-banner"
 VALID_IMEI = "490154203237518"
 MISTYPED_IMEI = "490154203237519"
 
@@ -91,7 +92,7 @@ def test_a_new_device_with_a_mistyped_imei_is_refused_beside_the_field(page: Pag
     page.locator("#f-imei").fill(VALID_IMEI)
     page.get_by_role("button", name="Add device").click()
     expect(page).to_have_url(re.compile(r"/d/\d{5}-[A-Z]$"))
-    expect(page.locator(".govuk-notification-banner")).to_contain_text("Added Samsung Galaxy A15")
+    expect(page.locator(BANNER)).to_contain_text("Added Samsung Galaxy A15")
     expect(page.locator("main")).to_contain_text(VALID_IMEI)
 
 
@@ -110,7 +111,7 @@ def test_recording_a_wipe_puts_a_returned_phone_back_in_stock(page: Page, engine
 
     page.get_by_label("The Google or Apple account lock has been removed").check()
     page.get_by_role("button", name="Record wipe").click()
-    expect(page.locator(".govuk-notification-banner")).to_contain_text("Wipe recorded")
+    expect(page.locator(BANNER)).to_contain_text("Wipe recorded")
     expect(page.locator(".device-head .govuk-tag")).to_have_text("Available")
     expect(page.locator("section", has_text="Wipes").locator("tbody")).to_contain_text(
         "Factory reset")
@@ -145,7 +146,7 @@ def test_an_import_lists_every_bad_row_by_line_and_field_then_imports_a_good_fil
         {"name": "stock.csv", "mimeType": "text/csv", "buffer": good})
     page.get_by_role("button", name="Import").click()
     expect(page).to_have_url(re.compile(r"/devices$"))
-    expect(page.locator(".govuk-notification-banner")).to_contain_text("Imported 2 devices")
+    expect(page.locator(BANNER)).to_contain_text("Imported 2 devices")
     expect(page.locator("table tbody tr")).to_have_count(2)
 
 
@@ -164,7 +165,7 @@ def test_a_recipient_is_added_lent_a_laptop_and_hands_it_back(page: Page, engine
 
     page.get_by_label("Mobile number").fill("07911 123456")
     page.get_by_role("button", name="Add recipient").click()
-    expect(page.locator(".govuk-notification-banner")).to_contain_text("Added Sam Example")
+    expect(page.locator(BANNER)).to_contain_text("Added Sam Example")
     expect(page.locator("main")).to_contain_text("07911 123456")
 
     page.get_by_label("Scan or type the device's tag").fill(tag)
@@ -182,14 +183,14 @@ def test_a_recipient_is_added_lent_a_laptop_and_hands_it_back(page: Page, engine
 
     page.get_by_label("Sam Example has read and accepted the loan agreement").check()
     page.get_by_role("button", name=f"Lend {tag}").click()
-    expect(page.locator(".govuk-notification-banner")).to_contain_text(f"{tag} lent to Sam Example, due back")
+    expect(page.locator(BANNER)).to_contain_text(f"{tag} lent to Sam Example, due back")
 
     page.goto(f"/d/{tag}")
     expect(page.locator(".device-head .govuk-tag")).to_have_text("On loan")
     page.get_by_label("B: light wear").check()
     page.get_by_label("sleeve").check()
     page.get_by_role("button", name="Take it back").click()
-    expect(page.locator(".govuk-notification-banner")).to_contain_text(
+    expect(page.locator(BANNER)).to_contain_text(
         f"{tag} returned by Sam Example: record its wipe")
     expect(page.locator(".device-head .govuk-tag")).to_have_text("Awaiting wipe")
 
@@ -218,7 +219,7 @@ def test_a_manager_overrides_a_refusal_with_a_written_reason(page: Page, engine,
     page.get_by_role("button", name="Continue").click()
     page.get_by_label("Alex Example has read and accepted the loan agreement").check()
     page.get_by_role("button", name=f"Lend {tag}").click()
-    expect(page.locator(".govuk-notification-banner")).to_contain_text(f"{tag} lent to Alex Example")
+    expect(page.locator(BANNER)).to_contain_text(f"{tag} lent to Alex Example")
 
 
 def test_retiring_a_device_asks_first(page: Page, engine, office, staff_user):
@@ -234,7 +235,7 @@ def test_retiring_a_device_asks_first(page: Page, engine, office, staff_user):
     page.get_by_role("button", name="Continue").click()
     page.get_by_label("Why?").fill("Screen cracked beyond repair")
     page.get_by_role("button", name="Yes, retire").click()
-    expect(page.locator(".govuk-notification-banner")).to_contain_text(f"{tag} is now retired")
+    expect(page.locator(BANNER)).to_contain_text(f"{tag} is now retired")
     expect(page.locator(".device-head .govuk-tag")).to_have_text("Retired")
 
 
@@ -260,7 +261,7 @@ def test_signing_out_ends_the_session(page: Page, engine, office, staff_user):
     session_cookie = next(c for c in page.context.cookies() if c["name"] == "lending_session")
     page.get_by_role("button", name="Sign out").click()
     expect(page).to_have_url(re.compile(r"/login$"))
-    expect(page.locator(".govuk-notification-banner")).to_contain_text("You have signed out")
+    expect(page.locator(BANNER)).to_contain_text("You have signed out")
 
     # The old cookie, put back, opens nothing: the session itself has ended.
     page.context.add_cookies([session_cookie])

@@ -18,6 +18,7 @@ from lending.pages.desk import DeskPages
 from lending.pages.devices import DevicePages
 from lending.pages.labels import LabelPages
 from lending.pages.loans import IssuePages, LoanPages
+from lending.pages.manage import ManagerPages
 from lending.pages.recipients import RecipientPages
 from lending.pages.rendering import csrf_config, html_error, template_config
 from lending.pages.sessions import SessionPages
@@ -30,7 +31,7 @@ __all__ = ["csrf_config", "html_error", "route_handlers", "template_config"]
 def route_handlers() -> list[Any]:
     pages = Router(path="/", route_handlers=[SessionPages, DeskPages, DevicePages, IssuePages,
                                              RecipientPages, LoanPages, LabelPages, AccountPages,
-                                             AdminPages],
+                                             AdminPages, ManagerPages],
                    guards=[role_guard], include_in_schema=False,
                    exception_handlers={HTTPException: html_error, InventoryError: html_error,
                                        Exception: html_error})

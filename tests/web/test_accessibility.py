@@ -41,7 +41,8 @@ def pages_of(tag: str, recipient_id: int) -> list[str]:
             f"/d/{tag}/edit", f"/d/{tag}/status?to=retired", "/recipients", "/recipients/new",
             f"/recipients/{recipient_id}", f"/recipients/{recipient_id}/edit",
             f"/d/{tag}/issue?recipient_id={recipient_id}", "/loans", "/labels",
-            "/scan/camera", "/d/99999-Z"]
+            "/scan/camera", "/d/99999-Z", "/waitlist", "/audit", "/audit?since=soon",
+            "/account/password"]
 
 
 def add_recipient(page: Page) -> int:

@@ -200,6 +200,13 @@ def _filters(engine: JinjaTemplateEngine) -> None:
         return value.astimezone(zone).strftime("%-d %b %Y, %H:%M")
 
     env.filters["when"] = when
+
+    @pass_context
+    def days_late(context: Any, due_on: Any) -> int:
+        """Whole days past the due date, today in the service's time zone."""
+        return max((context["request"].app.state.settings.today() - due_on).days, 0)
+
+    env.filters["days_late"] = days_late
     env.filters["mobile"] = mobile_as_written
     env.filters["sentence"] = lambda text: (str(text)[:1].upper() + str(text)[1:]) if text else ""
     env.filters["day"] = lambda value: value.strftime("%a %-d %b %Y") if value else ""

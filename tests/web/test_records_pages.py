@@ -143,3 +143,30 @@ def test_lending_by_keyboard_alone(page: Page, engine, office, staff_user):
     page.keyboard.press("Tab")
     page.keyboard.press("Enter")
     expect(page.locator(BANNER)).to_contain_text(f"{phone} with SIM {sim} lent to Sam Example")
+
+
+def test_the_overdue_list_shows_days_late(page: Page, engine,
+                                                                   office, staff_user,
+                                                                   settings):
+    from datetime import UTC, datetime, time, timedelta
+
+    from lending.db import session_for
+    from lending.loans.schemas import LoanCreate
+    from lending.loans.service import issue_loan
+    from lending.recipients.schemas import RecipientCreate
+    from lending.recipients.service import create_recipient
+    from tests.lending.test_loans_helpers import LONDON, NEEDY, POLICY
+
+    tag = add_device(engine)
+    lent = datetime.combine(settings.today() - timedelta(days=60), time(10), tzinfo=UTC)
+    with session_for(engine, actor="test") as session:
+        person = create_recipient(session, RecipientCreate(
+            name="Late Person", location="LDN", mobile="07911 123456", facts=NEEDY), POLICY)
+        loan = issue_loan(session, LoanCreate(asset_tag=tag, recipient_id=person.id),
+                          POLICY, LONDON, now=lent)[0]
+        late = (settings.today() - loan.due_on).days
+    sign_in(page, staff_user, path="/login?next=/loans?status=overdue")
+    row = page.locator("tbody tr", has_text="Late Person")
+    expect(row.locator("td[data-label='Days late']")).to_have_text(str(late))
+    expect(page.locator("thead")).to_contain_text("Days late")
+    check(page, "overdue loans")

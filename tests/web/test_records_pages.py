@@ -170,3 +170,9 @@ def test_the_overdue_list_shows_days_late(page: Page, engine,
     expect(row.locator("td[data-label='Days late']")).to_have_text(str(late))
     expect(page.locator("thead")).to_contain_text("Days late")
     check(page, "overdue loans")
+    # The desk shows it too, with the office by name.
+    page.goto("/")
+    desk_row = page.locator("#overdue-title + table tbody tr", has_text="Late Person")
+    expect(desk_row.locator("td[data-label='Days late']")).to_have_text(str(late))
+    expect(desk_row).to_contain_text("London Central")
+    expect(page.locator("main")).to_contain_text("Laptop: 0")

@@ -176,3 +176,36 @@ def test_the_overdue_list_shows_days_late(page: Page, engine,
     expect(desk_row.locator("td[data-label='Days late']")).to_have_text(str(late))
     expect(desk_row).to_contain_text("London Central")
     expect(page.locator("main")).to_contain_text("Laptop: 0")
+
+
+def test_a_manager_moves_a_request_up_and_cancels_another(page: Page, engine, office,
+                                                         manager_user):
+    from lending.db import session_for
+    from lending.recipients.schemas import RecipientCreate
+    from lending.recipients.service import create_recipient
+    from lending.waitlist.schemas import WaitlistCreate
+    from lending.waitlist.service import add_request
+    from tests.lending.test_loans_helpers import LONDON, NEEDY, POLICY
+
+    with session_for(engine, actor="test") as session:
+        for name in ("First Person", "Second Person"):
+            person = create_recipient(session, RecipientCreate(
+                name=name, location="LDN", facts=NEEDY), POLICY)
+            add_request(session, WaitlistCreate(recipient_id=person.id, kind="laptop"),
+                        POLICY, LONDON)
+    sign_in(page, manager_user, path="/login?next=/waitlist")
+    second = page.locator(".govuk-summary-card", has_text="Second Person")
+    expect(second).to_contain_text("Place 2")
+    second.get_by_role("button", name="Move to the top").click()
+    expect(page.locator(".govuk-error-summary")).to_be_visible()
+    check(page, "waiting list with an error")
+    second = page.locator(".govuk-summary-card", has_text="Second Person")
+    second.get_by_label("Reason").fill("Starts a college course on Monday")
+    second.get_by_role("button", name="Move to the top").click()
+    expect(page.locator(BANNER)).to_contain_text("moved to the head of its queue")
+    expect(page.locator(".govuk-summary-card", has_text="Second Person")).to_contain_text(
+        "Place 1")
+    page.locator(".govuk-summary-card", has_text="First Person").get_by_role(
+        "button", name="Cancel request").click()
+    expect(page.locator(BANNER)).to_contain_text("cancelled")
+    expect(page.locator("main")).not_to_contain_text("First Person")

@@ -143,6 +143,8 @@ def test_lending_by_keyboard_alone(page: Page, engine, office, staff_user):
     page.keyboard.press("Tab")
     page.keyboard.press("Enter")
     expect(page.locator(BANNER)).to_contain_text(f"{phone} with SIM {sim} lent to Sam Example")
+    expect(page.locator(".moj-timeline")).to_contain_text("Lent, due back")
+    check(page, "a loan's page")
 
 
 def test_the_overdue_list_shows_days_late(page: Page, engine,

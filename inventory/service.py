@@ -7,6 +7,7 @@ application's audit log reads. Bulk writes that bypass the ORM announce what the
 
 import csv
 import io
+import re
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -444,7 +445,9 @@ def import_devices(
     """Import every row of a CSV file or none: each problem is reported with its line."""
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     try:
-        header = [name.strip() for name in reader.fieldnames or []]
+        # "Serial Number", "serial-number" and "serial_number" are the same column.
+        header = [re.sub(r"[\s\-]+", "_", name.strip().lower())
+                  for name in reader.fieldnames or []]
     except csv.Error as error:
         raise _unreadable(reader, error) from error
     unknown = [name for name in header if name not in IMPORT_COLUMNS]

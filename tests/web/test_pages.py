@@ -140,7 +140,8 @@ def test_an_import_lists_every_bad_row_by_line_and_field_then_imports_a_good_fil
     expect(rows.nth(2)).to_contain_text("make")
     expect(rows.nth(3)).to_contain_text("No location has the code")
 
-    good = (f"kind,make,model,location,imei\nphone,Samsung,A15,LDN,{VALID_IMEI}\n"
+    # Header names as a spreadsheet may have them: any case, spaces for underscores.
+    good = (f"Kind,Make, Model ,LOCATION,IMEI\nphone,Samsung,A15,LDN,{VALID_IMEI}\n"
             "laptop,Lenovo,E14,LDN,\n").encode()
     page.get_by_label("CSV file").set_input_files(
         {"name": "stock.csv", "mimeType": "text/csv", "buffer": good})

@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 PYTHON ?= python3
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test bench lint install browser clean
+.PHONY: run test bench lint install assets browser clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -13,7 +13,21 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
-install: $(STAMP)
+# The staff UI's styles and scripts: govuk-frontend and MoJ frontend from npm, pinned by
+# package-lock.json, compiled with Sass into lending/web/static (generated, not committed).
+NODE_STAMP := node_modules/.installed-stamp
+ASSETS := lending/web/static/application.css
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --ignore-scripts
+	touch $(NODE_STAMP)
+
+$(ASSETS): $(NODE_STAMP) $(wildcard lending/web/assets/*)
+	node lending/web/assets/build.mjs
+
+assets: $(ASSETS)
+
+install: $(STAMP) $(ASSETS)
 
 # The web UI tests drive Debian's Chromium; nothing downloads a browser of its own.
 browser:
@@ -37,4 +51,6 @@ lint: install
 	$(BIN)/lint-imports
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info node_modules \
+		lending/web/static/application.css lending/web/static/*.min.js \
+		lending/web/static/govuk lending/web/static/moj tests/web/.axe.min.js

@@ -8,6 +8,7 @@ application's audit log reads. Bulk writes that bypass the ORM announce what the
 import csv
 import gc
 import io
+import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -477,6 +478,20 @@ def _validated_rows(
                                                                   strict=True)], problems
 
 
+_TEMPLATE_EXAMPLE = {"kind": "laptop", "make": "Lenovo", "model": "ThinkPad E14",
+                     "location": "LDN", "serial_number": "PF-0000001", "condition": "A"}
+
+
+def import_template() -> str:
+    """The header row `import_devices` reads, with one example row to overwrite."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(IMPORT_COLUMNS)
+    writer.writerow([_TEMPLATE_EXAMPLE.get(name, "") for name in IMPORT_COLUMNS])
+    return buffer.getvalue()
+
+
+
 @contextmanager
 def _cycle_collection_paused() -> Iterator[None]:
     """Python's cycle collector runs every few hundred allocations and walks every object
@@ -503,7 +518,9 @@ def import_devices(
                                "message": "the file holds a NUL character: it is not text"}])
     reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
     try:
-        header = [name.strip() for name in next(reader, [])]
+        # "Serial Number", "serial-number" and "serial_number" are the same column.
+        header = [re.sub(r"[\s\-]+", "_", name.strip().lower())
+                  for name in next(reader, [])]
         rows_read = list(filter(None, reader))
     except csv.Error as error:
         # A file the csv module cannot read (a field over its 128 KiB limit, say).

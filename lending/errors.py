@@ -102,6 +102,10 @@ async def refuse_nul_characters(request: Request) -> Response | None:
     # Uploads are read as a stream by the handler (a CSV import checks its own text).
     if request.method in ("GET", "HEAD", "OPTIONS") or content_type.startswith("multipart/"):
         return None
+    # An upload is a file, read and checked by what imports it; reading a multipart body
+    # here would leave nothing for the form parser, which would wait for it forever.
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        return None
     body = await request.body()
     if b"\x00" not in body and b"\\u0000" not in body:
         return None

@@ -239,6 +239,16 @@ async def sign_in(engine: Engine, email: str, password: str, address: str,
     return user
 
 
+def change_password(session: Session, user_id: int, current: str, new: str) -> User:
+    """A user's own new password, given the one they have now; the new one must differ."""
+    user = get_user_by_id(session, user_id)
+    if not _password_matches(user.password_hash, current):
+        raise Invalid("your current password is not right", "current_password")
+    if current == new:
+        raise Invalid("the new password must be different from the current one", "password")
+    return update_user(session, user.id, UserUpdate(password=new))
+
+
 def create_token(session: Session, user: User, name: str,
                  kind: TokenKind = TokenKind.api) -> tuple[Token, str]:
     """A new random secret; only its hash is kept, so it is shown to the caller once."""

@@ -13,10 +13,12 @@ from litestar.static_files import create_static_files_router
 
 from inventory.service import InventoryError
 from lending.accounts.api import role_guard
+from lending.pages.admin import AccountPages, AdminPages
 from lending.pages.desk import DeskPages
 from lending.pages.devices import DevicePages
 from lending.pages.labels import LabelPages
 from lending.pages.loans import IssuePages, LoanPages
+from lending.pages.manage import ManagerPages
 from lending.pages.recipients import RecipientPages
 from lending.pages.rendering import csrf_config, html_error, template_config
 from lending.pages.reports import ReportPages
@@ -31,7 +33,8 @@ __all__ = ["csrf_config", "html_error", "route_handlers", "template_config"]
 def route_handlers() -> list[Any]:
     pages = Router(path="/", route_handlers=[SessionPages, DeskPages, DevicePages, IssuePages,
                                              RecipientPages, LoanPages, LabelPages,
-                                             StocktakePages, ReportPages],
+                                             StocktakePages, ReportPages, AccountPages,
+                                             AdminPages, ManagerPages],
                    guards=[role_guard], include_in_schema=False,
                    exception_handlers={HTTPException: html_error, InventoryError: html_error,
                                        Exception: html_error})

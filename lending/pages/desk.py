@@ -10,25 +10,34 @@ from inventory import service as inventory
 from inventory.api import DbSession
 from inventory.schemas import DeviceFilter
 from inventory.service import NotFound
-from lending.loans import service as loans
+from lending.loans.desk import desk_summary
 from lending.pages.rendering import (
     go_to,
+    is_manager,
     render,
     settings_of,
-)
-from lending.pages.wording import (
-    STATUS_LABELS,
 )
 
 
 class DeskPages(Controller):
     @get("/", sync_to_thread=True)
     def home(self, request: Request, db_session: DbSession) -> Response:
-        counts = [{"status": status, "label": STATUS_LABELS[status], "total": total}
-                  for status, total in inventory.count_by_status(db_session).items()]
-        overdue = loans.list_loans(db_session, settings_of(request).today(), status="overdue",
-                                   limit=10)
-        return render(request, "home.html", counts=counts, overdue=overdue)
+        """The user's own office first; a manager may look at any office, or all of them."""
+        user = request.user
+        wanted = (request.query_params.get("office") or "").upper()[:16]
+        if not is_manager(request):
+            wanted = ""
+        every = wanted == "ALL"
+        summary = desk_summary(db_session, settings_of(request).today(),
+                               office=None if every else wanted or None,
+                               home_id=None if every else user.location_id)
+        return render(request, "home.html", desk=summary)
+
+    @get("/scan/camera", sync_to_thread=True)
+    def camera(self, request: Request) -> Response:
+        """A phone's camera reads the label; without a camera or a barcode reader in the
+        browser, the page is a plain scan box."""
+        return render(request, "camera.html")
 
     @get("/scan", sync_to_thread=True)
     def scan(self, request: Request, db_session: DbSession, tag: FromQuery[str] = "") -> Response:

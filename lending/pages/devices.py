@@ -12,11 +12,12 @@ from sqlmodel import Session
 from inventory import service as inventory
 from inventory.api import DbSession, DeviceExtras
 from inventory.models import TRANSITIONS, Device, DeviceStatus
-from inventory.schemas import DeviceCreate, DeviceFilter, StatusChange, WipeCreate
+from inventory.schemas import DeviceCreate, DeviceFilter, DeviceUpdate, StatusChange, WipeCreate
 from inventory.service import ImportRejected, NotFound
 from lending.loans import service as loans
 from lending.pages.forms import (
     FORM_ERRORS,
+    every_field,
     form_fields,
     form_problems,
     validation_errors,
@@ -84,6 +85,13 @@ class DevicePages(Controller):
     def import_form(self, request: Request) -> Response:
         return render(request, "device_import.html", columns=inventory.IMPORT_COLUMNS,
                       required=inventory.REQUIRED_COLUMNS)
+
+    @get("/devices/import/template.csv", sync_to_thread=True)
+    def import_template(self) -> Response:
+        """A CSV with every column the import reads and one example row, for a spreadsheet."""
+        return Response(inventory.import_template(), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition":
+                                 'attachment; filename="devices-template.csv"'})
 
     @post("/devices/import", sync_to_thread=True, request_max_body_size=20_000_000)
     def import_file(self, request: Request, db_session: DbSession, data: Upload) -> Response:
@@ -160,6 +168,33 @@ class DevicePages(Controller):
                        f"Wipe recorded: {device.asset_tag} is back in stock and available.")
         return self._device_page(request, db_session, asset_tag, device_extras,
                                  status_code=422, errors=problems, values=values)
+
+    @get("/d/{asset_tag:str}/edit", sync_to_thread=True)
+    def edit_device(self, request: Request, db_session: DbSession,
+                    asset_tag: FromPath[str]) -> Response:
+        device = inventory.get_device(db_session, asset_tag)
+        row = inventory.device_row(db_session, device)
+        return render(request, "device_edit.html", device=row, values=row,
+                      locations=location_choices(db_session))
+
+    @post("/d/{asset_tag:str}/edit", sync_to_thread=True)
+    def update_device(self, request: Request, db_session: DbSession, asset_tag: FromPath[str],
+                      data: Form) -> Response:
+        """Every field is sent: a field left blank is cleared (the service refuses to clear
+        the ones a device must have)."""
+        values = every_field(data, tuple(DeviceUpdate.model_fields))
+        try:
+            device = inventory.update_device(db_session, asset_tag,
+                                             DeviceUpdate.model_validate(values))
+        except FORM_ERRORS as error:
+            problems = form_problems(error)
+        else:
+            return go_to(request, f"/d/{device.asset_tag}",
+                         f"Saved the changes to {device.asset_tag}.")
+        device = inventory.get_device(db_session, asset_tag)
+        return render(request, "device_edit.html", status_code=422, errors=problems,
+                      device=inventory.device_row(db_session, device), values=values,
+                      locations=location_choices(db_session))
 
     @get("/d/{asset_tag:str}/status", sync_to_thread=True)
     def confirm_status(self, request: Request, db_session: DbSession, asset_tag: FromPath[str],

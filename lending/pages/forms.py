@@ -38,12 +38,27 @@ def validation_errors(error: ValidationError) -> dict[str, str]:
         field = ".".join(str(part) for part in detail["loc"])
         named, message = split_field(detail["msg"])
         field = field or named or "form"
-        if detail["type"] == "missing":
-            message = "this is required"
-        elif detail["type"] == "extra_forbidden":
-            message = "this field is not expected here"
-        found.setdefault(field, message)
+        found.setdefault(field, _plain(detail, field, message))
     return found
+
+
+def _plain(detail: Any, field: str, message: str) -> str:
+    """A validator's message in words a person can act on, naming what to enter."""
+    kind, context = detail["type"], detail.get("ctx") or {}
+    what = field.rsplit(".", 1)[-1].replace("_", " ")
+    if kind == "missing" or (kind == "string_too_short" and context.get("min_length") == 1):
+        return f"Enter the {what}"
+    if kind == "string_too_short":
+        return f"Enter at least {context.get('min_length')} characters"
+    if kind == "string_too_long":
+        return f"Use {context.get('max_length')} characters or fewer"
+    if kind.startswith(("date_", "datetime_")):
+        return "Enter a real date, for example 27 3 2027"
+    if kind.startswith(("float_", "decimal_", "int_")) and "parsing" in kind:
+        return "Enter a number"
+    if kind == "extra_forbidden":
+        return "this field is not expected here"
+    return message
 
 
 def form_problems(error: Exception) -> dict[str, str]:
@@ -65,11 +80,38 @@ def form_fields(data: dict[str, Any], names: tuple[str, ...] | set[str]) -> dict
     picked = {}
     for name in names:
         value = data.get(name)
+        if value is None and f"{name}-year" in data:
+            value = date_from_parts(data, name)
         if isinstance(value, str):
             value = value.strip()
         if value not in (None, "", []):
             picked[name] = value
     return picked
+
+
+def every_field(data: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    """The named fields of an edit form, blank ones too: on an edit form a field left
+    blank is a field cleared."""
+    picked = {}
+    for name in names:
+        value = data.get(name)
+        if value is None and f"{name}-year" in data:
+            value = date_from_parts(data, name)
+        if value is not None:
+            picked[name] = value.strip() if isinstance(value, str) else value
+    return picked
+
+
+def date_from_parts(data: dict[str, Any], name: str) -> str:
+    """The design system's date input (name-day, name-month, name-year) as one ISO date;
+    blank when all three are, and left as typed (to be refused) when it is no date."""
+    day, month, year = (str(data.get(f"{name}-{part}") or "").strip()
+                        for part in ("day", "month", "year"))
+    if not (day or month or year):
+        return ""
+    if day.isdigit() and month.isdigit() and year.isdigit() and len(year) == 4:
+        return f"{year}-{int(month):02d}-{int(day):02d}"
+    return f"{year}-{month}-{day}"
 
 
 def as_list(value: Any) -> list[str]:

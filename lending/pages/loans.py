@@ -2,6 +2,7 @@
 renewal and loss."""
 
 from typing import Any
+from urllib.parse import urlencode
 
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
@@ -15,6 +16,7 @@ from inventory.models import Device, DeviceStatus
 from inventory.service import InventoryError
 from lending.decisions import service as decisions
 from lending.loans import service as loans
+from lending.loans.drafts import draft_agreement
 from lending.loans.schemas import LoanCreate, LoseLoan, RenewLoan, ReturnLoan
 from lending.pages.forms import (
     FORM_ERRORS,
@@ -44,19 +46,44 @@ from lending.recipients import service as recipients
 class IssuePages(Controller):
     def _issue_page(self, request: Request, db_session: Session, device: Device,
                     recipient_id: int, status_code: int = 200, decision: Any = None,
-                    **context: Any) -> Response:
+                    template: str = "issue.html", **context: Any) -> Response:
         state: State = request.app.state
         recipient = recipients.get_recipient(db_session, recipient_id)
         if decision is None:
             decision = decisions.check_eligibility(
                 db_session, recipient.id, device.kind, state.policy, settings_of(request).today(),
                 settings_of(request).zone)
-        return render(request, "issue.html", status_code=status_code,
+        return render(request, template, status_code=status_code,
                       device=inventory.device_row(db_session, device),
                       recipient=recipients.recipient_row(db_session, recipient),
                       decision=decision,
                       loan_days=state.policy.loan_period_days(device.kind),
                       takes_sim=device.kind in loans.SIM_CARRIERS, **context)
+
+    def _check_page(self, request: Request, db_session: Session, device: Device,
+                    values: dict[str, Any], problems: dict[str, str] | None = None
+                    ) -> Response:
+        """Check your answers: what the loan will be, the agreement to print, then lend.
+        What the form got wrong sends it back to the form."""
+        try:
+            wanted = LoanCreate.model_validate({**values, "agreement_accepted": True})
+        except ValidationError as error:
+            if not str(values.get("recipient_id", "")).isdigit():
+                return go_to(request, f"/d/{device.asset_tag}#issue",
+                             "Find the recipient first.", "error")
+            shown = {**values, "accessories": ", ".join(values.get("accessories", []))}
+            return self._issue_page(request, db_session, device, int(values["recipient_id"]),
+                                    status_code=422, errors=validation_errors(error),
+                                    values=shown)
+        query = {key: value for key, value in {
+            "recipient_id": wanted.recipient_id, "due_on": wanted.due_on or "",
+            "accessories": ", ".join(wanted.accessories), "sim_tag": wanted.sim_tag or "",
+            "override_reason": wanted.override_reason or ""}.items() if value}
+        return self._issue_page(request, db_session, device, wanted.recipient_id,
+                                template="issue_check.html",
+                                status_code=422 if problems else 200, errors=problems or {},
+                                values={**values, "accessories": wanted.accessories},
+                                due_on=wanted.due_on, back_query=urlencode(query))
 
     @get("/d/{asset_tag:str}/issue", sync_to_thread=True)
     def issue_form(self, request: Request, db_session: DbSession, asset_tag: FromPath[str],
@@ -69,8 +96,30 @@ class IssuePages(Controller):
             return go_to(request, f"/d/{device.asset_tag}",
                        f"{device.asset_tag} is {STATUS_LABELS[device.status].lower()}, so it "
                        "cannot be lent now.", "error")
-        return self._issue_page(request, db_session, device, recipient_id,
-                                values={"agreement_accepted": False})
+        # "Change" links on the check page come back with what was entered.
+        values = form_fields(dict(request.query_params),
+                             ("due_on", "accessories", "sim_tag", "override_reason"))
+        return self._issue_page(request, db_session, device, recipient_id, values=values)
+
+    @get("/d/{asset_tag:str}/agreement.pdf", sync_to_thread=True)
+    def draft_agreement(self, request: Request, db_session: DbSession, asset_tag: FromPath[str]
+                        ) -> Response:
+        """The agreement as it will read, to print and read before the loan is made."""
+        values = form_fields(dict(request.query_params),
+                             ("recipient_id", "due_on", "sim_tag"))
+        values["asset_tag"] = asset_tag
+        values["accessories"] = split_list(request.query_params.get("accessories"))
+        try:
+            pdf = draft_agreement(db_session, LoanCreate.model_validate(values),
+                                  request.app.state.policy, settings_of(request).organisation,
+                                  settings_of(request).today())
+        except FORM_ERRORS as error:
+            problems = form_problems(error)
+            return go_to(request, f"/d/{inventory.normalise_tag(asset_tag)}",
+                         "The agreement could not be drawn up: "
+                         + "; ".join(problems.values()), "error")
+        return Response(pdf, media_type="application/pdf", headers={
+            "Content-Disposition": 'inline; filename="draft-loan-agreement.pdf"'})
 
     @post("/d/{asset_tag:str}/issue", sync_to_thread=True)
     def issue(self, request: Request, db_session: DbSession, asset_tag: FromPath[str], data: Form
@@ -80,6 +129,8 @@ class IssuePages(Controller):
         values["asset_tag"] = device.asset_tag
         values["accessories"] = split_list(data.get("accessories"))
         values["agreement_accepted"] = data.get("agreement_accepted") == "yes"
+        if data.get("confirm") != "yes":
+            return self._check_page(request, db_session, device, values)
         decision = None
         try:
             loan_request = LoanCreate.model_validate(values)
@@ -104,6 +155,8 @@ class IssuePages(Controller):
         if "recipient_id" in problems and not str(values.get("recipient_id", "")).isdigit():
             return go_to(request, f"/d/{device.asset_tag}#issue", "Find the recipient first.",
                        "error")
+        if set(problems) <= {"agreement_accepted"}:
+            return self._check_page(request, db_session, device, values, problems)
         values["accessories"] = data.get("accessories", "")
         return self._issue_page(request, db_session, device, int(values["recipient_id"]),
                                 status_code=422, decision=decision, errors=problems,

@@ -19,6 +19,7 @@ from lending.decisions.schemas import OverrideCreate
 from lending.details import recipient_detail
 from lending.pages.forms import (
     FORM_ERRORS,
+    every_field,
     form_fields,
     form_problems,
 )
@@ -37,7 +38,7 @@ from lending.pages.wording import (
 )
 from lending.recipients import service as recipients
 from lending.recipients.models import RecipientStatus
-from lending.recipients.schemas import RecipientCreate
+from lending.recipients.schemas import RecipientCreate, RecipientUpdate
 
 
 def _facts_from(data: dict[str, Any], questions: dict[str, str]) -> dict[str, bool]:
@@ -97,6 +98,45 @@ class RecipientPages(Controller):
     def recipient(self, request: Request, db_session: DbSession, recipient_id: FromPath[int]
                   ) -> Response:
         return self._recipient_page(request, db_session, recipient_id)
+
+    @get("/recipients/{recipient_id:int}/edit", sync_to_thread=True)
+    def edit_recipient(self, request: Request, db_session: DbSession, recipient_id: FromPath[int]
+                       ) -> Response:
+        person = recipients.recipient_row(
+            db_session, recipients.get_recipient(db_session, recipient_id))
+        return render(request, "recipient_edit.html", person=person, values=person,
+                      locations=location_choices(db_session),
+                      questions=request.app.state.policy.questions)
+
+    @post("/recipients/{recipient_id:int}/edit", sync_to_thread=True)
+    def update_recipient(self, request: Request, db_session: DbSession, recipient_id: FromPath[int],
+                         data: Form) -> Response:
+        """Clearing a licence restriction or reopening a record needs a manager and a
+        reason: the service says so, and the page shows it beside the reason."""
+        questions = request.app.state.policy.questions
+        values = every_field(data, ("name", "mobile", "language", "location", "reference",
+                                    "status", "reason"))
+        values["device_restriction"] = data.get("device_restriction") == "yes"
+        values["sms_opt_out"] = data.get("sms_opt_out") == "yes"
+        values["facts"] = {fact: None for fact in questions} | _facts_from(data, questions)
+        status_code = 422
+        try:
+            recipient = recipients.update_recipient(
+                db_session, recipient_id, RecipientUpdate.model_validate(values),
+                request.app.state.policy, actor=request.user)
+        except FORM_ERRORS as error:
+            problems = form_problems(error)
+            status_code = getattr(error, "status_code", 422)
+        else:
+            return go_to(request, f"/recipients/{recipient.id}",
+                         f"Saved the changes to {recipient.name}'s details.")
+        person = recipients.recipient_row(
+            db_session, recipients.get_recipient(db_session, recipient_id))
+        return render(request, "recipient_edit.html", status_code=status_code,
+                      errors=problems, person=person,
+                      values={**values, "facts": {k: v for k, v in values["facts"].items()
+                                                  if v is not None}},
+                      locations=location_choices(db_session), questions=questions)
 
     @get("/lend", sync_to_thread=True)
     def lend(self, request: Request, db_session: DbSession, recipient_id: FromQuery[int],

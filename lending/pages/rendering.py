@@ -64,6 +64,11 @@ def is_manager(request: Request) -> bool:
     return bool(user) and accounts.has_role(user, Role.manager)
 
 
+def is_admin(request: Request) -> bool:
+    user = user_of(request)
+    return bool(user) and accounts.has_role(user, Role.admin)
+
+
 def render(request: Request, template: str, status_code: int = 200, **context: Any
            ) -> Template:
     """A page, with what every page shows: who is signed in and any one-time message."""
@@ -73,7 +78,8 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
     if FLASH_COOKIE in request.cookies:
         flash = unpack_flash(request.cookies.get(FLASH_COOKIE), settings.secret_key)
         cookies.append(Cookie(key=FLASH_COOKIE, value="", max_age=0, path="/"))
-    base = {"user": user_of(request), "is_manager": is_manager(request), "flash": flash,
+    base = {"user": user_of(request), "is_manager": is_manager(request),
+            "is_admin": is_admin(request), "flash": flash,
             "organisation": settings.organisation, "errors": {}, "values": {},
             "path": request.url.path}
     return Template(template_name=template, context={**base, **context},
@@ -114,7 +120,16 @@ def pagination(base: str, params: dict[str, Any], page: int, total: int) -> dict
         return f"{base}?{query}" if query else base
 
     first = (page - 1) * PAGE_SIZE + 1
+    # Page numbers as the design system shows them: first, last, and two either side of
+    # this one, with a gap (None) where numbers are left out.
+    shown = sorted({1, pages, *range(max(page - 2, 1), min(page + 2, pages) + 1)})
+    numbers: list[int | None] = []
+    for number in shown:
+        if numbers and number - (numbers[-1] or 0) > 1:
+            numbers.append(None)
+        numbers.append(number)
     return {"page": page, "pages": pages, "total": total, "first": min(first, total),
+            "numbers": numbers, "urls": {number: url(number) for number in shown},
             "last": min(page * PAGE_SIZE, total),
             "previous": url(page - 1) if page > 1 else None,
             "next": url(page + 1) if page < pages else None}
@@ -159,6 +174,16 @@ def html_error(request: Request, exc: Exception) -> Response:
     return render(request, "error.html", status_code=status, message=message, status=status)
 
 
+def mobile_as_written(number: str | None) -> str:
+    """+447700900123 as people write it: 07700 900123."""
+    if not number:
+        return ""
+    if number.startswith("+44") and len(number) == 13:
+        national = "0" + number[3:]
+        return f"{national[:5]} {national[5:]}"
+    return number
+
+
 def _filters(engine: JinjaTemplateEngine) -> None:
     env = engine.engine
 
@@ -175,6 +200,15 @@ def _filters(engine: JinjaTemplateEngine) -> None:
         return value.astimezone(zone).strftime("%-d %b %Y, %H:%M")
 
     env.filters["when"] = when
+
+    @pass_context
+    def days_late(context: Any, due_on: Any) -> int:
+        """Whole days past the due date, today in the service's time zone."""
+        return max((context["request"].app.state.settings.today() - due_on).days, 0)
+
+    env.filters["days_late"] = days_late
+    env.filters["mobile"] = mobile_as_written
+    env.filters["sentence"] = lambda text: (str(text)[:1].upper() + str(text)[1:]) if text else ""
     env.filters["day"] = lambda value: value.strftime("%a %-d %b %Y") if value else ""
     env.filters["status_label"] = lambda value: STATUS_LABELS.get(str(value), str(value))
     env.filters["kind_label"] = lambda value: KIND_LABELS.get(str(value), str(value))

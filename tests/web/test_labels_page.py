@@ -55,7 +55,7 @@ def test_labels_print_from_the_device_page_and_for_every_unlabelled_device(
 
     page.goto("/labels")
     page.get_by_role("button", name="Print labels (PDF)").click()
-    expect(page.locator(".error-summary")).to_contain_text("name the devices to label")
+    expect(page.locator(".govuk-error-summary")).to_contain_text("name the devices to label")
     page.get_by_label("Label stock").select_option("avery-l7160")
     page.get_by_label("First free label").fill("30")
     page.get_by_label("Every device that has never had a label (2)").check()

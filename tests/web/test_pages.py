@@ -12,6 +12,7 @@ from tests.web.conftest import PASSWORD, add_device, sign_in
 
 pytestmark = pytest.mark.browser
 
+BANNER = ".govuk-notification-banner"
 VALID_IMEI = "490154203237518"
 MISTYPED_IMEI = "490154203237519"
 
@@ -19,9 +20,9 @@ MISTYPED_IMEI = "490154203237519"
 def test_signing_in_refuses_a_wrong_password_then_lets_the_right_one_in(page: Page,
                                                                        staff_user):
     sign_in(page, staff_user, "not the password")
-    expect(page.locator(".error-summary")).to_contain_text(
+    expect(page.locator(".govuk-error-summary")).to_contain_text(
         "email and password do not match an active account")
-    expect(page.locator("#f-password-error")).to_contain_text("Password")
+    expect(page.locator("#f-password-error")).to_contain_text("do not match")
     expect(page.get_by_label("Email")).to_have_value(staff_user)
     # An unknown email gets the very same words: no hint of who has an account.
     sign_in(page, "nobody@example.org", "not the password")
@@ -47,7 +48,7 @@ def test_a_label_opened_signed_out_asks_for_a_login_then_shows_the_device(page: 
     page.get_by_role("button", name="Sign in").click()
     expect(page).to_have_url(re.compile(rf"/d/{tag}$"))
     expect(page.get_by_role("heading", level=1)).to_contain_text("Lenovo ThinkPad E14")
-    expect(page.locator(".device-head .badge")).to_have_text("Available")
+    expect(page.locator(".device-head .govuk-tag")).to_have_text("Available")
 
 
 def test_the_login_form_never_sends_anyone_to_another_site(page: Page, staff_user):
@@ -84,14 +85,14 @@ def test_a_new_device_with_a_mistyped_imei_is_refused_beside_the_field(page: Pag
     error = page.locator("#f-imei-error")
     expect(error).to_contain_text("IMEI")
     expect(error).to_contain_text("check digit")
-    expect(page.locator(".error-summary")).to_be_focused()
+    expect(page.locator(".govuk-error-summary")).to_be_focused()
     expect(page.locator("#f-imei")).to_have_attribute("aria-invalid", "true")
     expect(page.locator("#f-make")).to_have_value("Samsung")
 
     page.locator("#f-imei").fill(VALID_IMEI)
     page.get_by_role("button", name="Add device").click()
     expect(page).to_have_url(re.compile(r"/d/\d{5}-[A-Z]$"))
-    expect(page.locator(".flash")).to_contain_text("Added Samsung Galaxy A15")
+    expect(page.locator(BANNER)).to_contain_text("Added Samsung Galaxy A15")
     expect(page.locator("main")).to_contain_text(VALID_IMEI)
 
 
@@ -102,7 +103,7 @@ def test_recording_a_wipe_puts_a_returned_phone_back_in_stock(page: Page, engine
         inventory.change_status(session, tag, StatusChange(status="in_repair"))
         inventory.change_status(session, tag, StatusChange(status="awaiting_wipe"))
     sign_in(page, staff_user, path=f"/login?next=/d/{tag}")
-    expect(page.locator(".device-head .badge")).to_have_text("Awaiting wipe")
+    expect(page.locator(".device-head .govuk-tag")).to_have_text("Awaiting wipe")
     page.get_by_label("Wipe method").select_option("factory_reset")
     page.get_by_role("button", name="Record wipe").click()
     # A phone goes back only once its account lock is off: said beside the checkbox.
@@ -110,12 +111,11 @@ def test_recording_a_wipe_puts_a_returned_phone_back_in_stock(page: Page, engine
 
     page.get_by_label("The Google or Apple account lock has been removed").check()
     page.get_by_role("button", name="Record wipe").click()
-    expect(page.locator(".flash")).to_contain_text("Wipe recorded")
-    expect(page.locator(".device-head .badge")).to_have_text("Available")
+    expect(page.locator(BANNER)).to_contain_text("Wipe recorded")
+    expect(page.locator(".device-head .govuk-tag")).to_have_text("Available")
     expect(page.locator("section", has_text="Wipes").locator("tbody")).to_contain_text(
         "Factory reset")
-    expect(page.locator("section", has_text="History").locator("tbody").first).to_contain_text(
-        "Awaiting wipe → Available")
+    expect(page.locator(".moj-timeline")).to_contain_text("Awaiting wipe → Available")
 
 
 def test_an_import_lists_every_bad_row_by_line_and_field_then_imports_a_good_file(
@@ -130,23 +130,24 @@ def test_an_import_lists_every_bad_row_by_line_and_field_then_imports_a_good_fil
     page.get_by_label("CSV file").set_input_files(
         {"name": "stock.csv", "mimeType": "text/csv", "buffer": bad})
     page.get_by_role("button", name="Import").click()
-    summary = page.locator(".error-summary")
+    summary = page.locator(".govuk-error-summary")
     expect(summary).to_contain_text("Nothing was imported: 4 problems in stock.csv")
-    rows = summary.locator("tbody tr")
+    rows = page.locator("table tbody tr")
     expect(rows).to_have_count(4)
     expect(rows.nth(0)).to_contain_text("2")
     expect(rows.nth(0)).to_contain_text("imei")
     expect(rows.nth(1)).to_contain_text("kind")
     expect(rows.nth(2)).to_contain_text("make")
-    expect(rows.nth(3)).to_contain_text("no location has the code")
+    expect(rows.nth(3)).to_contain_text("No location has the code")
 
-    good = (f"kind,make,model,location,imei\nphone,Samsung,A15,LDN,{VALID_IMEI}\n"
+    # Header names as a spreadsheet may have them: any case, spaces for underscores.
+    good = (f"Kind,Make, Model ,LOCATION,IMEI\nphone,Samsung,A15,LDN,{VALID_IMEI}\n"
             "laptop,Lenovo,E14,LDN,\n").encode()
     page.get_by_label("CSV file").set_input_files(
         {"name": "stock.csv", "mimeType": "text/csv", "buffer": good})
     page.get_by_role("button", name="Import").click()
     expect(page).to_have_url(re.compile(r"/devices$"))
-    expect(page.locator(".flash")).to_contain_text("Imported 2 devices")
+    expect(page.locator(BANNER)).to_contain_text("Imported 2 devices")
     expect(page.locator("table tbody tr")).to_have_count(2)
 
 
@@ -161,34 +162,38 @@ def test_a_recipient_is_added_lent_a_laptop_and_hands_it_back(page: Page, engine
     suitable = page.get_by_role("group", name="Do they have a suitable laptop")
     suitable.get_by_label("No", exact=True).check()
     page.get_by_role("button", name="Add recipient").click()
-    expect(page.locator("#f-mobile-error")).to_contain_text("Mobile number")
+    expect(page.locator("#f-mobile-error")).to_contain_text("Not a valid UK mobile number")
 
     page.get_by_label("Mobile number").fill("07911 123456")
     page.get_by_role("button", name="Add recipient").click()
-    expect(page.locator(".flash")).to_contain_text("Added Sam Example")
-    expect(page.locator("main")).to_contain_text("+447911123456")
+    expect(page.locator(BANNER)).to_contain_text("Added Sam Example")
+    expect(page.locator("main")).to_contain_text("07911 123456")
 
     page.get_by_label("Scan or type the device's tag").fill(tag)
     page.keyboard.press("Enter")
-    decision = page.locator(".decision")
+    decision = page.locator("#f-decision")
     expect(decision).to_contain_text("Eligible")
     expect(decision).to_contain_text("No suitable device of their own")
     page.get_by_label("Handed over with it").fill("charger, sleeve")
+    page.get_by_role("button", name="Continue").click()
+    # Check your answers, with the agreement to print, before anything is lent.
+    expect(page.get_by_role("heading", level=1)).to_have_text("Check the loan before you lend")
+    expect(page.locator(".govuk-summary-list")).to_contain_text("charger, sleeve")
     page.get_by_role("button", name=f"Lend {tag}").click()
     expect(page.locator("#f-agreement-accepted-error")).to_contain_text("agreement")
 
     page.get_by_label("Sam Example has read and accepted the loan agreement").check()
     page.get_by_role("button", name=f"Lend {tag}").click()
-    expect(page.locator(".flash")).to_contain_text(f"{tag} lent to Sam Example, due back")
+    expect(page.locator(BANNER)).to_contain_text(f"{tag} lent to Sam Example, due back")
 
     page.goto(f"/d/{tag}")
-    expect(page.locator(".device-head .badge")).to_have_text("On loan")
+    expect(page.locator(".device-head .govuk-tag")).to_have_text("On loan")
     page.get_by_label("B: light wear").check()
     page.get_by_label("sleeve").check()
     page.get_by_role("button", name="Take it back").click()
-    expect(page.locator(".flash")).to_contain_text(
+    expect(page.locator(BANNER)).to_contain_text(
         f"{tag} returned by Sam Example: record its wipe")
-    expect(page.locator(".device-head .badge")).to_have_text("Awaiting wipe")
+    expect(page.locator(".device-head .govuk-tag")).to_have_text("Awaiting wipe")
 
     page.goto("/loans?status=returned")
     expect(page.locator("tbody")).to_contain_text("Sam Example")
@@ -208,13 +213,14 @@ def test_a_manager_overrides_a_refusal_with_a_written_reason(page: Page, engine,
     page.get_by_role("button", name="Add recipient").click()
     page.get_by_label("Scan or type the device's tag").fill(tag)
     page.keyboard.press("Enter")
-    expect(page.locator(".decision")).to_contain_text("Not eligible")
-    expect(page.locator(".decision")).to_contain_text("No need shown for a laptop")
+    expect(page.locator("#f-decision")).to_contain_text("Not eligible")
+    expect(page.locator("#f-decision")).to_contain_text("No need shown for a laptop")
 
     page.get_by_label("Reason for overriding").fill("Their own laptop was stolen last week.")
+    page.get_by_role("button", name="Continue").click()
     page.get_by_label("Alex Example has read and accepted the loan agreement").check()
     page.get_by_role("button", name=f"Lend {tag}").click()
-    expect(page.locator(".flash")).to_contain_text(f"{tag} lent to Alex Example")
+    expect(page.locator(BANNER)).to_contain_text(f"{tag} lent to Alex Example")
 
 
 def test_retiring_a_device_asks_first(page: Page, engine, office, staff_user):
@@ -224,14 +230,14 @@ def test_retiring_a_device_asks_first(page: Page, engine, office, staff_user):
     page.get_by_role("button", name="Continue").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text(f"Retire: {tag}?")
     page.get_by_role("link", name="No, go back").click()
-    expect(page.locator(".device-head .badge")).to_have_text("Available")
+    expect(page.locator(".device-head .govuk-tag")).to_have_text("Available")
 
     page.get_by_label("What has happened to it?").select_option("retired")
     page.get_by_role("button", name="Continue").click()
     page.get_by_label("Why?").fill("Screen cracked beyond repair")
     page.get_by_role("button", name="Yes, retire").click()
-    expect(page.locator(".flash")).to_contain_text(f"{tag} is now retired")
-    expect(page.locator(".device-head .badge")).to_have_text("Retired")
+    expect(page.locator(BANNER)).to_contain_text(f"{tag} is now retired")
+    expect(page.locator(".device-head .govuk-tag")).to_have_text("Retired")
 
 
 def test_a_forged_post_without_the_csrf_token_is_refused(page: Page, engine, office,
@@ -247,7 +253,7 @@ def test_a_forged_post_without_the_csrf_token_is_refused(page: Page, engine, off
     }""", tag)
     assert forged == [403, 403]
     page.goto(f"/d/{tag}")
-    expect(page.locator(".device-head .badge")).to_have_text("Available")
+    expect(page.locator(".device-head .govuk-tag")).to_have_text("Available")
 
 
 def test_signing_out_ends_the_session(page: Page, engine, office, staff_user):
@@ -256,7 +262,7 @@ def test_signing_out_ends_the_session(page: Page, engine, office, staff_user):
     session_cookie = next(c for c in page.context.cookies() if c["name"] == "lending_session")
     page.get_by_role("button", name="Sign out").click()
     expect(page).to_have_url(re.compile(r"/login$"))
-    expect(page.locator(".flash")).to_contain_text("You have signed out")
+    expect(page.locator(BANNER)).to_contain_text("You have signed out")
 
     # The old cookie, put back, opens nothing: the session itself has ended.
     page.context.add_cookies([session_cookie])
@@ -270,8 +276,8 @@ def test_lists_search_filter_and_page(page: Page, engine, office, staff_user):
     add_device(engine, kind="tablet", make="Apple", model="iPad 10")
     sign_in(page, staff_user)
     page.goto("/devices")
-    expect(page.locator(".pager")).to_contain_text("Showing 1–25 of 31 devices")
-    page.get_by_role("link", name="Next →").click()
+    expect(page.locator("main")).to_contain_text("Showing 1 to 25 of 31 devices")
+    page.get_by_role("link", name="Next page").click()
     expect(page.locator("tbody tr")).to_have_count(6)
 
     page.get_by_label("Kind").select_option("tablet")
@@ -280,4 +286,4 @@ def test_lists_search_filter_and_page(page: Page, engine, office, staff_user):
     expect(page.locator("tbody")).to_contain_text("iPad 10")
 
     page.goto("/devices?q=no-such-thing")
-    expect(page.locator(".empty")).to_contain_text("No devices match")
+    expect(page.locator("main")).to_contain_text("No devices match")

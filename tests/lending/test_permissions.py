@@ -10,6 +10,24 @@ from tests.conftest import add_user
 
 # METHOD path: the least role that may use it ("public": no sign-in at all).
 MATRIX = """
+GET /account/password staff
+GET /admin/users admin
+GET /admin/users/{user_id:int} admin
+GET /audit manager
+GET /d/{asset_tag:str}/agreement.pdf staff
+GET /d/{asset_tag:str}/edit staff
+GET /devices/import/template.csv staff
+GET /recipients/{recipient_id:int}/edit staff
+GET /scan/camera staff
+GET /waitlist manager
+POST /account/password staff
+POST /admin/users admin
+POST /admin/users/{user_id:int} admin
+POST /admin/users/{user_id:int}/tokens admin
+POST /admin/users/{user_id:int}/tokens/{token_id:int}/revoke admin
+POST /d/{asset_tag:str}/edit staff
+POST /recipients/{recipient_id:int}/edit staff
+POST /waitlist/{request_id:int} manager
 GET /api/v1/reports/stock manager
 GET /api/v1/reports/stock.csv manager
 GET /api/v1/reports/stock.pdf manager

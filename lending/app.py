@@ -36,6 +36,7 @@ from lending.details import (
     provide_move_by_hand,
 )
 from lending.loans.api import LoanController
+from lending.messages.api import NotificationController
 from lending.pages import csrf_config, html_error, route_handlers, template_config
 from lending.printing.api import LabelController
 from lending.recipients.api import RecipientController
@@ -111,7 +112,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
                         RecipientDetailController, EligibilityController,
                         LoanController,
                         WaitlistController, LabelController, StocktakeController,
-                        ReportController],
+                        ReportController, NotificationController],
         guards=[role_guard],
     )
     app = Litestar(

@@ -29,5 +29,5 @@ def test_the_in_process_scheduler_runs_with_the_app_and_stops_with_it(settings, 
 
 def test_the_jobs_are_registered_and_run(engine):
     scheduler = add_jobs(BackgroundScheduler(), engine)
-    assert [job.id for job in scheduler.get_jobs()] == ["waitlist-offers"]
+    assert [job.id for job in scheduler.get_jobs()] == ["waitlist-offers", "text-messages"]
     pass_on_expired_offers(engine)  # nothing waiting: runs cleanly on an empty database

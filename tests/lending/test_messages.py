@@ -352,3 +352,22 @@ def test_reminders_run_as_a_command(client, staff, engine, settings, office):
     bad = subprocess.run(command[:-1] + ["yesterday"], capture_output=True, text=True,
                          env=environment, timeout=120)
     assert bad.returncode == 1 and "--now" in bad.stderr
+
+
+def test_the_report_counts_texts(client, staff, engine, office):
+    from lending.reports.service import report_scope, sms_section
+
+    lend(client, staff)
+    opted = lend(client, staff)
+    messages.run_once(engine, LogProvider(), TIMING, now=moment(date.today()))
+    number = outbox(engine, recipient_id=opted["recipient_id"])[0].to
+    assert notify_inbound(client, number, "STOP").status_code == 204
+    assert notify_inbound(client, number, "thanks!").status_code == 204
+    with session_for(engine, read_only=True) as session:
+        sent_on = outbox(engine)[0].sent_at.astimezone(LONDON).date()
+        scope = report_scope(session, sent_on, LONDON, date_from=sent_on - timedelta(days=1),
+                             date_to=sent_on + timedelta(days=1))
+        section = sms_section(session, scope)
+    figures = {item.key: item.value for item in section.figures}
+    assert figures["sms_sent"] == 2 and figures["sms_failed"] == 0
+    assert figures["sms_replies"] == 2

@@ -52,7 +52,7 @@ from notifications.callbacks import Inbound, Receipt
 from notifications.models import ErrorCode, Message, MessageStatus, ReplyKind
 from notifications.providers import Provider
 from notifications.service import DispatchReport
-from notifications.texts import Kind, render
+from notifications.texts import Kind, first_name, render
 from notifications.timing import (
     RateLimit,
     SendingWindow,
@@ -181,7 +181,11 @@ def _no_reminder_today(day_start: datetime):
         Message.created_at >= day_start)
 
 
-def _selections(policy: MessagePolicy, today: date, now: datetime,
+def _any(session: Session, query) -> bool:
+    return session.scalar(query.limit(1)) is not None
+
+
+def _selections(session: Session, policy: MessagePolicy, today: date, now: datetime,
                 day_start: datetime) -> Iterator[tuple[str, Any]]:
     """(kind, query) for each loan text, reminders first from the most pressing, so that
     a loan due several on one day gets the most pressing one."""
@@ -205,23 +209,30 @@ def _selections(policy: MessagePolicy, today: date, now: datetime,
         conditions = due_between(low, high) + [
             _not_in_outbox_by_key(kind, Loan.due_on), _no_reminder_today(day_start)]
         yield kind, _loan_rows(kind, conditions, Loan.due_on, bundle_rule=True)
-    if Kind.plan_ending not in policy.off:
-        conditions = [active, Device.plan_ends_on.is_not(None),
-                      Device.plan_ends_on >= today + days(1),
-                      Device.plan_ends_on <= today + days(policy.plan_ending_days_before),
+    if Kind.plan_ending not in policy.off and _any(session, select(Device.id).where(
+            Device.plan_ends_on >= today + days(1),
+            Device.plan_ends_on <= today + days(policy.plan_ending_days_before))):
+        # From the few devices whose plan ends soon (their index), not from every loan.
+        ending = (select(Device.id).where(
+            Device.plan_ends_on >= today + days(1),
+            Device.plan_ends_on <= today + days(policy.plan_ending_days_before)))
+        conditions = [active, Loan.device_id.in_(ending),
                       Device.plan_ends_on < Loan.due_on,
                       _not_in_outbox_by_key(Kind.plan_ending, Device.plan_ends_on),
                       _no_reminder_today(day_start)]
         yield Kind.plan_ending, _loan_rows(Kind.plan_ending, conditions, Device.plan_ends_on,
                                            bundle_rule=False)
     if Kind.loan_receipt not in policy.off:
-        conditions = [active, Loan.issued_at >= now - EVENT_WINDOW,
+        # From the loans issued lately (their index), not from every active loan.
+        recent = select(Loan.id).where(Loan.issued_at >= now - EVENT_WINDOW)
+        conditions = [active, Loan.id.in_(recent),
                       Loan.with_loan_id.is_(None), _not_in_outbox_by_kind(Kind.loan_receipt)]
         yield Kind.loan_receipt, _loan_rows(Kind.loan_receipt, conditions, Loan.due_on,
                                             bundle_rule=False)
     if Kind.thanks not in policy.off:
-        conditions = [Loan.status == LoanStatus.returned.value,
-                      Loan.returned_at >= now - EVENT_WINDOW, Loan.returned_at <= now,
+        returned = select(Loan.id).where(Loan.returned_at >= now - EVENT_WINDOW,
+                                         Loan.returned_at <= now)
+        conditions = [Loan.status == LoanStatus.returned.value, Loan.id.in_(returned),
                       Loan.with_loan_id.is_(None), _not_in_outbox_by_kind(Kind.thanks)]
         yield Kind.thanks, _loan_rows(Kind.thanks, conditions, Loan.due_on, bundle_rule=False)
 
@@ -240,16 +251,24 @@ def _offer_rows():
                                Message.kind == Kind.waitlist_offer.value)))
 
 
-def _chunks(session: Session, query, id_column) -> Iterator[list]:
-    """The query's rows in chunks of CHUNK, by id: one chunk in memory at a time."""
-    after = 0
-    while True:
-        rows = session.execute(query.where(id_column > after).order_by(id_column)
-                               .limit(CHUNK)).all()
-        if not rows:
-            return
-        yield rows
-        after = rows[-1].id
+def _chunks(session: Session, query) -> Iterator[list]:
+    """The query's rows, streamed in chunks of CHUNK (a server-side cursor on PostgreSQL):
+    one chunk in memory at a time, and one pass over the loans, however many there are."""
+    result = session.connection().execution_options(
+        stream_results=True, max_row_buffer=CHUNK).execute(query)
+    try:
+        while rows := result.fetchmany(CHUNK):
+            yield rows
+    finally:
+        result.close()
+
+
+@lru_cache(maxsize=8192)
+def _wording(kind: str, language: str, first_name: str, device: str, day: date,
+             place: str) -> str:
+    """A text depends only on these, and most of a day's texts share them but for the
+    first name: worded once each."""
+    return render(kind, language, name=first_name, device=device, on=day, place=place)
 
 
 class _Writer:
@@ -259,8 +278,9 @@ class _Writer:
                  report: SweepReport) -> None:
         self.session, self.timing, self.now, self.report = session, timing, now, report
         self.not_before: dict[str, datetime] = {}
-        self.statement = outbox._insert(session)(Message).on_conflict_do_nothing(
-            index_elements=["key"]).returning(Message.status)
+        table = Message.__table__
+        self.statement = outbox._insert(session)(table).on_conflict_do_nothing(
+            index_elements=["key"]).returning(table.c.status)
 
     def allowed(self, nation: str) -> datetime:
         if nation not in self.not_before:
@@ -276,8 +296,8 @@ class _Writer:
             language = row.language if row.language in ("en", "cy") else "en"
             values.append(dict(
                 key=key_of(row), to=row.mobile, language=language, kind=kind,
-                body=render(kind, language, name=row.name, device=row.device,
-                            on=day_of(row), place=row.place),
+                body=_wording(kind, language, first_name(row.name), row.device,
+                              day_of(row), row.place),
                 status=(MessageStatus.cancelled if opted_out else MessageStatus.queued).value,
                 error_code=ErrorCode.opted_out.value if opted_out else None, attempts=0,
                 next_attempt_at=self.allowed(row.nation), reference=outbox.new_reference(),
@@ -286,7 +306,7 @@ class _Writer:
                 updated_at=self.now))
         if not values:
             return
-        statuses = self.session.execute(self.statement, values).scalars().all()
+        statuses = self.session.connection().execute(self.statement, values).scalars().all()
         for status in statuses:
             if status == MessageStatus.queued.value:
                 self.report.queued[kind] = self.report.queued.get(kind, 0) + 1
@@ -340,9 +360,9 @@ def sweep(engine, timing: Timing, policy: MessagePolicy | None = None,
         report.cancelled = _cancel_superseded(session, now)
         writer = _Writer(session, timing, now, report)
         zone = timing.zone
-        for kind, query in _selections(policy, today, now, day_start):
+        for kind, query in _selections(session, policy, today, now, day_start):
             dated = kind in REMINDERS
-            for rows in _chunks(session, query, Loan.id):
+            for rows in _chunks(session, query):
                 writer.write(
                     kind, rows,
                     key_of=(lambda row, k=kind: _python_key("loan", row.id, k, row.day))
@@ -351,7 +371,7 @@ def sweep(engine, timing: Timing, policy: MessagePolicy | None = None,
                     if kind == Kind.thanks else (lambda row: row.day),
                     loan=True)
         if Kind.waitlist_offer not in policy.off:
-            for rows in _chunks(session, _offer_rows(), WaitlistRequest.id):
+            for rows in _chunks(session, _offer_rows()):
                 writer.write(
                     Kind.waitlist_offer, rows,
                     key_of=lambda row: _python_key("request", row.id, Kind.waitlist_offer),

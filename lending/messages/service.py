@@ -254,8 +254,8 @@ def _offer_rows():
 def _chunks(session: Session, query) -> Iterator[list]:
     """The query's rows, streamed in chunks of CHUNK (a server-side cursor on PostgreSQL):
     one chunk in memory at a time, and one pass over the loans, however many there are."""
-    result = session.connection().execution_options(
-        stream_results=True, max_row_buffer=CHUNK).execute(query)
+    result = session.connection().execute(
+        query.execution_options(stream_results=True, max_row_buffer=CHUNK))
     try:
         while rows := result.fetchmany(CHUNK):
             yield rows

@@ -36,6 +36,7 @@ from lending.details import (
 )
 from lending.headers import LocalSwaggerRenderPlugin, add_security_headers, swagger_assets_router
 from lending.loans.api import LoanController
+from lending.messages.api import NotificationController
 from lending.pages import csrf_config, html_error, route_handlers, template_config
 from lending.printing.api import LabelController
 from lending.privacy.api import SubjectAccessController
@@ -113,7 +114,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
                         RecipientDetailController, EligibilityController,
                         LoanController,
                         WaitlistController, LabelController, StocktakeController,
-                        ReportController, SubjectAccessController],
+                        ReportController, SubjectAccessController, NotificationController],
         guards=[role_guard],
     )
     app = Litestar(

@@ -318,6 +318,40 @@ def check() -> None:
     out.print("every device's status agrees with its loans")
 
 
+@main.group()
+def reminders() -> None:
+    """Text messages: reminders, receipts, offers."""
+
+
+@reminders.command("run")
+@click.option("--now", "moment", help="The moment to act at, ISO 8601 (default: now); "
+              "without an offset it is read in LENDING_TIMEZONE.")
+def reminders_run(moment: str | None) -> None:
+    """One pass: queue every text due at --now, then send what is queued and due."""
+    from datetime import datetime
+
+    from lending.scheduler import text_messages_job
+
+    settings = get_settings()
+    now = None
+    if moment:
+        try:
+            now = datetime.fromisoformat(moment)
+        except ValueError as error:
+            raise UserError(f"--now: {moment!r} is not an ISO 8601 time") from error
+        if now.tzinfo is None:
+            now = now.replace(tzinfo=settings.zone)
+    report = text_messages_job(_engine(), settings)(now)
+    if report is None:
+        raise UserError("another instance is sending texts right now; try again shortly")
+    swept, sent = report.sweep, report.dispatch
+    kinds = ", ".join(f"{count} {kind}" for kind, count in sorted(swept.queued.items()))
+    click.echo(f"queued {swept.total}" + (f" ({kinds})" if kinds else ""))
+    click.echo(f"not queued, opted out: {swept.opted_out}; cancelled: {swept.cancelled}")
+    click.echo(f"sent {sent.sent + sent.found}, retrying {sent.retrying}, "
+               f"failed {sent.failed}")
+
+
 @main.command()
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 def backup(file: Path) -> None:

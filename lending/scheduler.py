@@ -7,20 +7,28 @@ mistake duplicates nothing.
 """
 
 import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
-from lending.db import session_for
+from eligibility import load_policy
+from lending.db import is_sqlite, session_for
+from lending.messages import service as messages
 from lending.privacy.service import pseudonymise_due
-from lending.settings import Settings
+from lending.settings import Settings, get_settings
 from lending.waitlist.service import expire_offers
 
 log = logging.getLogger("lending.scheduler")
 
 WAITLIST_MINUTES = 10
+SMS_SECONDS = 60
+# On PostgreSQL, the text-message job runs only in the instance holding this lock.
+SMS_LOCK = 0x1E4D0A
 
 
 def pass_on_expired_offers(engine: Engine) -> None:
@@ -38,7 +46,49 @@ def apply_retention(engine: Engine, months: int) -> None:
         log.info("retention: %d recipient(s) pseudonymised", len(erased))
 
 
-def add_jobs(scheduler: BaseScheduler, engine: Engine, settings: Settings) -> BaseScheduler:
+@contextmanager
+def holding_lock(engine: Engine, key: int) -> Iterator[bool]:
+    """True while this process holds the PostgreSQL advisory lock `key` (taken without
+    waiting: another instance holding it means this one skips its turn). SQLite, one file
+    on one machine, serialises writers itself: always True."""
+    if is_sqlite(engine):
+        yield True
+        return
+    with engine.connect() as connection:
+        held = connection.execute(text("SELECT pg_try_advisory_lock(:key)"),
+                                  {"key": key}).scalar()
+        connection.commit()
+        try:
+            yield bool(held)
+        finally:
+            if held:
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+                connection.commit()
+
+
+def text_messages_job(engine: Engine, settings: Settings
+                      ) -> Callable[[datetime | None], messages.PassReport | None]:
+    """The sweep then the dispatch, as one job; None when another instance runs it."""
+    timing = messages.Timing.of(settings)
+    policy = messages.MessagePolicy.from_policy(load_policy(settings.policy_file or None))
+    provider = messages.provider_from(settings)
+
+    def run(now: datetime | None = None) -> messages.PassReport | None:
+        with holding_lock(engine, SMS_LOCK) as held:
+            if not held:
+                return None
+            report = messages.run_once(engine, provider, timing, policy, now)
+        if report.sweep.total or report.dispatch.sent or report.dispatch.failed:
+            log.info("sms: %d queued, %d sent, %d failed", report.sweep.total,
+                     report.dispatch.sent, report.dispatch.failed)
+        return report
+
+    return run
+
+
+def add_jobs(scheduler: BaseScheduler, engine: Engine,
+             settings: Settings | None = None) -> BaseScheduler:
+    settings = settings or get_settings()
     scheduler.add_job(pass_on_expired_offers, "interval", minutes=WAITLIST_MINUTES,
                       args=[engine], id="waitlist-offers", coalesce=True, max_instances=1,
                       replace_existing=True)
@@ -46,6 +96,9 @@ def add_jobs(scheduler: BaseScheduler, engine: Engine, settings: Settings) -> Ba
     scheduler.add_job(apply_retention, "cron", hour=2, minute=30,
                       args=[engine, settings.retention_months], id="retention",
                       coalesce=True, max_instances=1, replace_existing=True)
+    scheduler.add_job(text_messages_job(engine, settings), "interval",
+                      seconds=SMS_SECONDS, id="text-messages", coalesce=True,
+                      max_instances=1, replace_existing=True)
     return scheduler
 
 

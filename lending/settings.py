@@ -29,7 +29,12 @@ class Settings(BaseSettings):
     twilio_auth_token: str = ""
     twilio_from: str = ""
     twilio_base_url: str = "https://api.twilio.com"
+    # Notify posts delivery receipts and received texts with this bearer token (set it
+    # when creating the callbacks in Notify's settings).
+    notify_callback_token: str = ""
     scheduler: Literal["on", "off"] = "on"
+    # Texts are sent only inside these local hours, never on Sundays or bank holidays.
+    quiet_hours: str = "09:00-20:00"
     policy_file: str = ""
     max_body_bytes: int = 5 * 1024 * 1024
     # How long an instance trusts a token it has just looked up; a revocation made through
@@ -60,6 +65,13 @@ class Settings(BaseSettings):
     @classmethod
     def _known_timezone(cls, value: str) -> str:
         ZoneInfo(value)  # raises for an unknown zone, naming it
+        return value
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _sending_window(cls, value: str) -> str:
+        from notifications.timing import parse_sending_window
+        parse_sending_window(value)  # raises naming what is wrong
         return value
 
     @field_validator("base_url")

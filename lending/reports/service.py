@@ -37,6 +37,7 @@ from lending.loans.models import Loan, LoanStatus
 from lending.recipients.models import Recipient
 from lending.reports.schemas import Figure, ReportPeriod, Section, StockReport, Table, Unit
 from lending.waitlist.models import OPEN_STATUSES, RequestStatus, WaitlistRequest
+from notifications.models import ErrorCode, Message, MessageStatus, Reply
 
 DEVICES = Device.__table__
 LOANS = Loan.__table__
@@ -558,11 +559,47 @@ def access_section(session: Session, scope: Scope) -> Section:
     return Section(key="access", title="Equal access", figures=figures, tables=tables)
 
 
-def sms_section() -> Section:
-    """Sent, delivered, failed, opted out and replies arrive with the notifications outbox."""
-    return Section(key="sms", title="Text messages",
-                   note="SMS figures (sent, delivered, failed, opted out, replies) will be "
-                   "shown once the notifications outbox is in place.")
+def sms_section(session: Session, scope: Scope) -> Section:
+    """Text messages in the period: sent, delivered, failed, not sent because the person
+    opted out, and replies received; for an office, those of its recipients."""
+    outbox = Message.__table__
+    inbox = Reply.__table__
+    where, reply_where = [], []
+    if scope.location_id is not None:
+        at_office = select(RECIPIENTS.c.id).where(
+            RECIPIENTS.c.location_id == scope.location_id)
+        where.append(outbox.c.recipient_id.in_(at_office))
+        reply_where.append(inbox.c.recipient_id.in_(at_office))
+
+    def count_when(*conditions) -> ColumnElement:
+        return func.sum(case((and_(*conditions), 1), else_=0))
+
+    sent_in_period = _between(outbox.c.sent_at, scope.start, scope.end)
+    changed_in_period = _between(outbox.c.updated_at, scope.start, scope.end)
+    row = session.execute(
+        select(count_when(sent_in_period),
+               count_when(sent_in_period,
+                          outbox.c.status == MessageStatus.delivered.value),
+               count_when(changed_in_period, outbox.c.status == MessageStatus.failed.value),
+               count_when(changed_in_period, outbox.c.status == MessageStatus.cancelled.value,
+                          outbox.c.error_code == ErrorCode.opted_out.value))
+        .where(or_(sent_in_period, changed_in_period), *where)).one()
+    sent, delivered, failed, opted_out = (int(value or 0) for value in row)
+    replies = session.scalar(select(func.count()).select_from(inbox).where(
+        _between(inbox.c.received_at, scope.start, scope.end), *reply_where))
+    figures = [
+        figure("sms_sent", "Texts sent", sent, "count",
+               "Texts a provider accepted in the period."),
+        figure("sms_delivered", "Texts delivered", delivered, "count",
+               "Of those, texts the network reported delivered."),
+        figure("sms_failed", "Texts failed", failed, "count",
+               "Texts that failed in the period (a wrong number, or retries used up)."),
+        figure("sms_opted_out", "Not sent: opted out", opted_out, "count",
+               "Texts not sent in the period because the person replied STOP."),
+        figure("sms_replies", "Replies received", int(replies or 0), "count",
+               "Texts recipients sent us in the period (STOP and START included)."),
+    ]
+    return Section(key="sms", title="Text messages", figures=figures)
 
 
 # --- the report ------------------------------------------------------------------------------
@@ -579,7 +616,7 @@ def build_stock_report(session: Session, scope: Scope, low_stock_threshold: int
         title="Stock and outcomes report", period=period,
         sections=[stock_section(session, scope, low_stock_threshold),
                   loans_section(session, scope), access_section(session, scope),
-                  sms_section()])
+                  sms_section(session, scope)])
 
 
 def filters_line(report: StockReport) -> str:

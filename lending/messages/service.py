@@ -1,0 +1,494 @@
+"""The lending side of text messages: which texts are due (the sweep), sending them (the
+dispatch, over `notifications`), and what providers post back (receipts, replies, STOP).
+
+Every text comes from the sweep, including those a change calls for (a receipt when a loan
+is issued, thanks when it comes back, a waitlist offer). The sweep is set-based: one query
+per kind selects, in chunks of loans, every text that is due at a moment and not yet in
+the outbox, and one statement per chunk writes them with INSERT ... ON CONFLICT DO NOTHING
+on the outbox's unique business key. Its selection is a function of committed state, so a
+change can never be texted before it has committed, never twice (the key), and never lost
+(the state stays until a sweep sees it). Sweeps running at once, or twice, write each text
+once. Only the wording is done in Python (`notifications.texts.render`), a chunk at a
+time, so memory stays flat however many loans there are.
+
+The outbox rows are the history: they change by plain UPDATE statements, outside the audit
+log, which records the changes people make (a STOP sets the recipient's opt-out through
+the ORM, so that change is audited).
+"""
+
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import (
+    String,
+    and_,
+    cast,
+    event,
+    exists,
+    func,
+    inspect,
+    literal,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy.orm import aliased
+from sqlmodel import Session
+
+from inventory.models import Device, Location
+from lending.db import is_sqlite, session_for
+from lending.loans.models import Loan, LoanStatus
+from lending.recipients.models import Recipient
+from lending.waitlist.models import RequestStatus, WaitlistRequest
+from notifications import service as outbox
+from notifications.callbacks import Inbound, Receipt
+from notifications.models import ErrorCode, Message, MessageStatus, ReplyKind
+from notifications.providers import Provider
+from notifications.service import DispatchReport
+from notifications.texts import Kind, first_name, render
+from notifications.timing import (
+    RateLimit,
+    SendingWindow,
+    next_allowed_time,
+    parse_sending_window,
+    uk_bank_holidays,
+)
+
+log = logging.getLogger("lending.messages")
+
+# Reminders: at most one of these a loan (or a phone-and-SIM bundle) a day.
+REMINDERS = (Kind.final_overdue, Kind.overdue, Kind.due_today, Kind.due_soon,
+             Kind.plan_ending)
+# A receipt or a thanks is sent only this long after the change that calls for it: a
+# sweep that was stopped for longer does not text people about old news.
+EVENT_WINDOW = timedelta(days=4)
+# A reminder missed on its day (the scheduler was stopped) is still sent until the next
+# one is due; the final reminder until this many days after it.
+FINAL_CATCH_UP_DAYS = 7
+CHUNK = 2000
+# On PostgreSQL, sweeps take turns under this transaction-level advisory lock.
+SWEEP_LOCK = 0x1E4D09
+
+
+@dataclass(frozen=True)
+class MessagePolicy:
+    """When each text goes, and which are sent at all (the policy file's `[messages]`)."""
+
+    due_soon_days_before: int = 2
+    overdue_days_after: int = 1
+    final_overdue_days_after: int = 7
+    plan_ending_days_before: int = 7
+    off: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_policy(cls, policy: Any) -> "MessagePolicy":
+        table = getattr(policy, "messages", None)
+        if table is None:
+            return cls()
+        return cls(due_soon_days_before=table.due_soon_days_before,
+                   overdue_days_after=table.overdue_days_after,
+                   final_overdue_days_after=table.final_overdue_days_after,
+                   plan_ending_days_before=table.plan_ending_days_before,
+                   off=frozenset(table.off))
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Where the service is and when it may text (`LENDING_TIMEZONE`, `LENDING_QUIET_HOURS`)."""
+
+    zone: ZoneInfo
+    window: SendingWindow
+
+    @classmethod
+    def of(cls, settings: Any) -> "Timing":
+        return cls(settings.zone, parse_sending_window(settings.quiet_hours))
+
+
+@lru_cache(maxsize=8)
+def _holidays(nation: str):
+    return uk_bank_holidays(nation if nation in ("ENG", "WLS", "SCT", "NIR") else "ENG")
+
+
+@dataclass
+class SweepReport:
+    queued: dict[str, int] = field(default_factory=dict)  # by kind
+    opted_out: int = 0  # written cancelled: the recipient asked for no texts
+    cancelled: int = 0  # queued texts whose reason went away
+
+    @property
+    def total(self) -> int:
+        return sum(self.queued.values())
+
+
+# --- the sweep ----------------------------------------------------------------------------
+
+def _key(prefix: str, row_id, kind: str, day=None):
+    """The business key as SQL, equal to the one written from Python."""
+    expression = literal(f"{prefix}:") + cast(row_id, String) + literal(f":{kind}")
+    if day is not None:
+        expression = expression + literal(":") + cast(day, String)
+    return expression
+
+
+def _python_key(prefix: str, row_id: int, kind: str, day: date | None = None) -> str:
+    return f"{prefix}:{row_id}:{kind}" + (f":{day.isoformat()}" if day is not None else "")
+
+
+_DEVICE_HOME = aliased(Location)
+
+
+def _loan_rows(kind: str, conditions: list, day_column, bundle_rule: bool):
+    """The loans due a text of `kind`: their id, who to text and what to say."""
+    partner = aliased(Loan)
+    query = (
+        select(Loan.id, Loan.recipient_id, Recipient.name, Recipient.mobile,
+               Recipient.language, Recipient.sms_opt_out, Device.kind.label("device"),
+               _DEVICE_HOME.name.label("place"), _DEVICE_HOME.nation,
+               day_column.label("day"), Loan.returned_at)
+        .join(Recipient, Recipient.id == Loan.recipient_id)
+        .join(Device, Device.id == Loan.device_id)
+        .join(_DEVICE_HOME, _DEVICE_HOME.id == Device.location_id)
+        .where(*conditions, Recipient.mobile.is_not(None), Recipient.mobile != ""))
+    if bundle_rule:
+        # A SIM issued with a phone is reminded with the phone, while the phone is out:
+        # the same number is not texted twice about one bundle.
+        query = query.where(~exists().where(
+            partner.id == Loan.with_loan_id, partner.status == LoanStatus.active.value))
+    return query
+
+
+def _not_in_outbox_by_key(kind: str, day_column):
+    return ~exists().where(Message.loan_id == Loan.id,
+                           Message.key == _key("loan", Loan.id, kind, day_column))
+
+
+def _not_in_outbox_by_kind(kind: str):
+    return ~exists().where(Message.loan_id == Loan.id, Message.kind == kind)
+
+
+def _no_reminder_today(day_start: datetime):
+    """No reminder written today for this loan, or the phone loan it came with."""
+    return ~exists().where(
+        Message.loan_id.in_([Loan.id, func.coalesce(Loan.with_loan_id, Loan.id)]),
+        Message.kind.in_([k.value for k in REMINDERS]),
+        Message.created_at >= day_start)
+
+
+def _any(session: Session, query) -> bool:
+    return session.scalar(query.limit(1)) is not None
+
+
+def _selections(session: Session, policy: MessagePolicy, today: date, now: datetime,
+                day_start: datetime) -> Iterator[tuple[str, Any]]:
+    """(kind, query) for each loan text, reminders first from the most pressing, so that
+    a loan due several on one day gets the most pressing one."""
+    active = Loan.status == LoanStatus.active.value
+    days = timedelta
+
+    def due_between(low: int, high: int) -> list:
+        return [active, Loan.due_on >= today + days(low), Loan.due_on <= today + days(high)]
+
+    final = policy.final_overdue_days_after
+    overdue = policy.overdue_days_after
+    ranges = {
+        Kind.final_overdue: (-(final + FINAL_CATCH_UP_DAYS - 1), -final),
+        Kind.overdue: (-(final - 1), -overdue),
+        Kind.due_today: (0, 0),
+        Kind.due_soon: (1, policy.due_soon_days_before),
+    }
+    for kind, (low, high) in ranges.items():
+        if kind in policy.off or low > high:
+            continue
+        conditions = due_between(low, high) + [
+            _not_in_outbox_by_key(kind, Loan.due_on), _no_reminder_today(day_start)]
+        yield kind, _loan_rows(kind, conditions, Loan.due_on, bundle_rule=True)
+    if Kind.plan_ending not in policy.off and _any(session, select(Device.id).where(
+            Device.plan_ends_on >= today + days(1),
+            Device.plan_ends_on <= today + days(policy.plan_ending_days_before))):
+        # From the few devices whose plan ends soon (their index), not from every loan.
+        ending = (select(Device.id).where(
+            Device.plan_ends_on >= today + days(1),
+            Device.plan_ends_on <= today + days(policy.plan_ending_days_before)))
+        conditions = [active, Loan.device_id.in_(ending),
+                      Device.plan_ends_on < Loan.due_on,
+                      _not_in_outbox_by_key(Kind.plan_ending, Device.plan_ends_on),
+                      _no_reminder_today(day_start)]
+        yield Kind.plan_ending, _loan_rows(Kind.plan_ending, conditions, Device.plan_ends_on,
+                                           bundle_rule=False)
+    if Kind.loan_receipt not in policy.off:
+        # From the loans issued lately (their index), not from every active loan.
+        recent = select(Loan.id).where(Loan.issued_at >= now - EVENT_WINDOW)
+        conditions = [active, Loan.id.in_(recent),
+                      Loan.with_loan_id.is_(None), _not_in_outbox_by_kind(Kind.loan_receipt)]
+        yield Kind.loan_receipt, _loan_rows(Kind.loan_receipt, conditions, Loan.due_on,
+                                            bundle_rule=False)
+    if Kind.thanks not in policy.off:
+        returned = select(Loan.id).where(Loan.returned_at >= now - EVENT_WINDOW,
+                                         Loan.returned_at <= now)
+        conditions = [Loan.status == LoanStatus.returned.value, Loan.id.in_(returned),
+                      Loan.with_loan_id.is_(None), _not_in_outbox_by_kind(Kind.thanks)]
+        yield Kind.thanks, _loan_rows(Kind.thanks, conditions, Loan.due_on, bundle_rule=False)
+
+
+def _offer_rows():
+    return (
+        select(WaitlistRequest.id, WaitlistRequest.recipient_id, Recipient.name,
+               Recipient.mobile, Recipient.language, Recipient.sms_opt_out,
+               WaitlistRequest.kind.label("device"), Location.name.label("place"),
+               Location.nation, WaitlistRequest.offer_expires_at)
+        .join(Recipient, Recipient.id == WaitlistRequest.recipient_id)
+        .join(Location, Location.id == WaitlistRequest.location_id)
+        .where(WaitlistRequest.status == RequestStatus.offered.value,
+               Recipient.mobile.is_not(None), Recipient.mobile != "",
+               ~exists().where(Message.request_id == WaitlistRequest.id,
+                               Message.kind == Kind.waitlist_offer.value)))
+
+
+def _chunks(session: Session, query) -> Iterator[list]:
+    """The query's rows, streamed in chunks of CHUNK (a server-side cursor on PostgreSQL):
+    one chunk in memory at a time, and one pass over the loans, however many there are."""
+    result = session.connection().execute(
+        query.execution_options(stream_results=True, max_row_buffer=CHUNK))
+    try:
+        while rows := result.fetchmany(CHUNK):
+            yield rows
+    finally:
+        result.close()
+
+
+@lru_cache(maxsize=8192)
+def _wording(kind: str, language: str, first_name: str, device: str, day: date,
+             place: str) -> str:
+    """A text depends only on these, and most of a day's texts share them but for the
+    first name: worded once each."""
+    return render(kind, language, name=first_name, device=device, on=day, place=place)
+
+
+class _Writer:
+    """Renders due texts and writes them, a chunk per statement."""
+
+    def __init__(self, session: Session, timing: Timing, now: datetime,
+                 report: SweepReport) -> None:
+        self.session, self.timing, self.now, self.report = session, timing, now, report
+        self.not_before: dict[str, datetime] = {}
+        table = Message.__table__
+        self.statement = outbox._insert(session)(table).on_conflict_do_nothing(
+            index_elements=["key"]).returning(table.c.status)
+
+    def allowed(self, nation: str) -> datetime:
+        if nation not in self.not_before:
+            self.not_before[nation] = next_allowed_time(
+                self.now, self.timing.zone, self.timing.window, _holidays(nation))
+        return self.not_before[nation]
+
+    def write(self, kind: str, rows: list, key_of: Callable[[Any], str],
+              day_of: Callable[[Any], date], loan: bool) -> None:
+        values = []
+        for row in rows:
+            opted_out = bool(row.sms_opt_out)
+            language = row.language if row.language in ("en", "cy") else "en"
+            values.append(dict(
+                key=key_of(row), to=row.mobile, language=language, kind=kind,
+                body=_wording(kind, language, first_name(row.name), row.device,
+                              day_of(row), row.place),
+                status=(MessageStatus.cancelled if opted_out else MessageStatus.queued).value,
+                error_code=ErrorCode.opted_out.value if opted_out else None, attempts=0,
+                next_attempt_at=self.allowed(row.nation), reference=outbox.new_reference(),
+                recipient_id=row.recipient_id, loan_id=row.id if loan else None,
+                request_id=None if loan else row.id, created_at=self.now,
+                updated_at=self.now))
+        if not values:
+            return
+        statuses = self.session.connection().execute(self.statement, values).scalars().all()
+        for status in statuses:
+            if status == MessageStatus.queued.value:
+                self.report.queued[kind] = self.report.queued.get(kind, 0) + 1
+            else:
+                self.report.opted_out += 1
+
+
+def _cancel_superseded(session: Session, now: datetime) -> int:
+    """Queued texts whose reason went away: a loan returned or lost (or renewed, for a
+    reminder of the old date), an offer taken or lapsed, a recipient who opted out."""
+    queued = Message.status == MessageStatus.queued.value
+    dated = [Kind.due_soon.value, Kind.due_today.value, Kind.overdue.value,
+             Kind.final_overdue.value]
+    loan_gone = exists().where(
+        Loan.id == Message.loan_id,
+        or_(Loan.status != LoanStatus.active.value,
+            and_(Message.kind.in_(dated),
+                 Message.key != _key("loan", Loan.id, "", None) + Message.kind
+                 + literal(":") + cast(Loan.due_on, String))))
+    offer_gone = exists().where(WaitlistRequest.id == Message.request_id,
+                                WaitlistRequest.status != RequestStatus.offered.value)
+    cancelled = 0
+    for condition, reason in (
+            (and_(Message.loan_id.is_not(None), Message.kind != Kind.thanks.value, loan_gone),
+             ErrorCode.superseded),
+            (and_(Message.request_id.is_not(None), offer_gone), ErrorCode.superseded),
+            (exists().where(Recipient.id == Message.recipient_id, Recipient.sms_opt_out),
+             ErrorCode.opted_out)):
+        result = session.execute(
+            update(Message).where(queued, condition)
+            .values(status=MessageStatus.cancelled.value, error_code=reason.value,
+                    updated_at=now).execution_options(synchronize_session=False))
+        cancelled += result.rowcount or 0
+    return cancelled
+
+
+def sweep(engine, timing: Timing, policy: MessagePolicy | None = None,
+          now: datetime | None = None) -> SweepReport:
+    """Queues every text due at `now` (default: now) that is not in the outbox yet, and
+    cancels queued texts whose reason went away. One transaction; safe to run twice, or
+    from several schedulers at once."""
+    policy = policy or MessagePolicy()
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    local = now.astimezone(timing.zone)
+    today = local.date()
+    day_start = datetime.combine(today, time(0), tzinfo=timing.zone).astimezone(UTC)
+    report = SweepReport()
+    with session_for(engine, actor="sms") as session:
+        if not is_sqlite(engine):
+            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SWEEP_LOCK})
+        report.cancelled = _cancel_superseded(session, now)
+        writer = _Writer(session, timing, now, report)
+        zone = timing.zone
+        for kind, query in _selections(session, policy, today, now, day_start):
+            dated = kind in REMINDERS
+            for rows in _chunks(session, query):
+                writer.write(
+                    kind, rows,
+                    key_of=(lambda row, k=kind: _python_key("loan", row.id, k, row.day))
+                    if dated else (lambda row, k=kind: _python_key("loan", row.id, k)),
+                    day_of=(lambda row: row.returned_at.astimezone(zone).date())
+                    if kind == Kind.thanks else (lambda row: row.day),
+                    loan=True)
+        if Kind.waitlist_offer not in policy.off:
+            for rows in _chunks(session, _offer_rows()):
+                writer.write(
+                    Kind.waitlist_offer, rows,
+                    key_of=lambda row: _python_key("request", row.id, Kind.waitlist_offer),
+                    day_of=lambda row: row.offer_expires_at.astimezone(zone).date(),
+                    loan=False)
+        session.commit()
+    return report
+
+
+# --- changes that call texts off, at once -------------------------------------------------
+
+@event.listens_for(OrmSession, "after_flush")
+def _cancel_with_the_change(session: OrmSession, _context) -> None:
+    """A loan returned or lost, or an offer taken or lapsed, cancels its queued texts in
+    the same transaction, so that no dispatcher can send them after it commits. (The sweep
+    cancels them too: this only closes the gap until it runs.)"""
+    loans, requests = [], []
+    for obj in session.dirty:
+        if isinstance(obj, Loan) and obj.status != LoanStatus.active.value:
+            if inspect(obj).attrs.status.history.deleted:
+                loans.append(obj.id)
+        elif isinstance(obj, WaitlistRequest) and obj.status != RequestStatus.offered.value:
+            if inspect(obj).attrs.status.history.deleted:
+                requests.append(obj.id)
+    if not loans and not requests:
+        return
+    now = datetime.now(UTC)
+    queued = Message.status == MessageStatus.queued.value
+    connection = session.connection()
+    conditions = []
+    if loans:
+        conditions.append(and_(Message.loan_id.in_(loans), Message.kind != Kind.thanks.value))
+    if requests:
+        conditions.append(Message.request_id.in_(requests))
+    connection.execute(update(Message).where(queued, or_(*conditions)).values(
+        status=MessageStatus.cancelled.value, error_code=ErrorCode.superseded.value,
+        updated_at=now))
+
+
+# --- sending ------------------------------------------------------------------------------
+
+def dispatch(engine, provider: Provider, timing: Timing, now: datetime | None = None,
+             limit: int = 500, rate_limit: RateLimit | None = None) -> DispatchReport:
+    """Sends what is queued and due, inside the sending window. Bank holidays are kept by
+    the sweep, which queues each text for its office's next allowed time."""
+    return outbox.dispatch(engine, provider, now=now, limit=limit, rate_limit=rate_limit,
+                           window=timing.window, zone=timing.zone)
+
+
+@dataclass
+class PassReport:
+    sweep: SweepReport
+    dispatch: DispatchReport
+
+
+def run_once(engine, provider: Provider, timing: Timing, policy: MessagePolicy | None = None,
+             now: datetime | None = None, limit: int = 5000) -> PassReport:
+    """One pass: queue what is due, then send what is queued and due."""
+    swept = sweep(engine, timing, policy, now)
+    return PassReport(swept, dispatch(engine, provider, timing, now, limit=limit))
+
+
+# --- what providers post back -------------------------------------------------------------
+
+def record_receipt(engine, receipt: Receipt) -> bool:
+    with session_for(engine, actor="sms") as session:
+        return outbox.record_receipt(session, receipt)
+
+
+def receive_reply(engine, inbound: Inbound) -> str | None:
+    """Keeps a received text; a STOP sets the opt-out of every recipient with that mobile
+    and cancels their queued texts, a START clears it. The kind, or None for a repeat."""
+    with session_for(engine, actor="sms") as session:
+        recipients = list(session.scalars(
+            select(Recipient).where(Recipient.mobile == inbound.from_number)
+            .order_by(Recipient.id).with_for_update()))
+        reply = outbox.record_reply(session, inbound,
+                                    recipients[0].id if recipients else None)
+        if reply is None:
+            session.rollback()
+            return None
+        if reply.kind in (ReplyKind.stop, ReplyKind.start):
+            for recipient in recipients:
+                recipient.sms_opt_out = reply.kind == ReplyKind.stop
+            if reply.kind == ReplyKind.stop:
+                outbox.cancel_messages(session, ErrorCode.opted_out.value,
+                                       to=inbound.from_number)
+                for recipient in recipients:
+                    outbox.cancel_messages(session, ErrorCode.opted_out.value,
+                                           recipient_id=recipient.id)
+        session.commit()
+        return reply.kind
+
+
+# --- reading ------------------------------------------------------------------------------
+
+def opted_out(session: Session, limit: int = 200) -> list[Recipient]:
+    return list(session.scalars(select(Recipient).where(Recipient.sms_opt_out)
+                                .order_by(Recipient.name, Recipient.id).limit(limit)))
+
+
+CALLBACK_PATHS = {
+    "receipt_notify": "/api/v1/notifications/callbacks/notify",
+    "receipt_twilio": "/api/v1/notifications/callbacks/twilio",
+    "inbound_notify": "/api/v1/notifications/inbound/notify",
+    "inbound_twilio": "/api/v1/notifications/inbound/twilio",
+}
+
+
+def provider_from(settings: Any) -> Provider:
+    """The provider `LENDING_SMS_PROVIDER` names, configured from the settings."""
+    from notifications.providers import make_provider
+    return make_provider(
+        settings.sms_provider, notify_api_key=settings.notify_api_key,
+        notify_template_id=settings.notify_template_id,
+        notify_base_url=settings.notify_base_url,
+        twilio_account_sid=settings.twilio_account_sid,
+        twilio_auth_token=settings.twilio_auth_token, twilio_from=settings.twilio_from,
+        twilio_base_url=settings.twilio_base_url,
+        twilio_status_url=settings.base_url + CALLBACK_PATHS["receipt_twilio"])

@@ -43,6 +43,7 @@ from lending.reports.api import ReportController
 from lending.scheduler import background_scheduler
 from lending.settings import Settings, get_settings
 from lending.stocktakes.api import StocktakeController
+from lending.vouchers.api import RecipientVoucherController, VoucherController
 from lending.waitlist.api import WaitlistController
 
 # Public routes: everything else needs a token or a signed-in browser.
@@ -111,7 +112,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
                         RecipientDetailController, EligibilityController,
                         LoanController,
                         WaitlistController, LabelController, StocktakeController,
-                        ReportController],
+                        ReportController, VoucherController,
+                        RecipientVoucherController],
         guards=[role_guard],
     )
     app = Litestar(

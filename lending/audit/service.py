@@ -23,7 +23,7 @@ from lending.audit.models import AuditEntry
 from lending.audit.schemas import AuditQuery
 
 # Never copied into the log: a hash is still a secret.
-SECRET_FIELDS = frozenset({"password_hash", "secret_hash"})
+SECRET_FIELDS = frozenset({"password_hash", "secret_hash", "code_ciphertext", "code_digest"})
 # Touched on every request; logging it would drown the log.
 QUIET_FIELDS = frozenset({"last_used_at"})
 

@@ -15,11 +15,13 @@ from sqlalchemy import Engine
 
 from lending.db import session_for
 from lending.settings import Settings
+from lending.vouchers.service import expire_vouchers
 from lending.waitlist.service import expire_offers
 
 log = logging.getLogger("lending.scheduler")
 
 WAITLIST_MINUTES = 10
+VOUCHER_MINUTES = 60
 
 
 def pass_on_expired_offers(engine: Engine) -> None:
@@ -30,16 +32,30 @@ def pass_on_expired_offers(engine: Engine) -> None:
                  len(result["offered"]))
 
 
-def add_jobs(scheduler: BaseScheduler, engine: Engine) -> BaseScheduler:
+def expire_data_vouchers(engine: Engine, settings: Settings) -> None:
+    """Vouchers past their expiry date leave the available stock."""
+    with session_for(engine, actor="scheduler") as session:
+        expired = expire_vouchers(session, settings.today())
+    if expired:
+        log.info("vouchers: %d expired unused", expired)
+
+
+def add_jobs(scheduler: BaseScheduler, engine: Engine,
+             settings: Settings | None = None) -> BaseScheduler:
     scheduler.add_job(pass_on_expired_offers, "interval", minutes=WAITLIST_MINUTES,
                       args=[engine], id="waitlist-offers", coalesce=True, max_instances=1,
                       replace_existing=True)
+    if settings is not None:
+        # Hourly, so that a voucher leaves the stock within the hour after its last day.
+        scheduler.add_job(expire_data_vouchers, "interval", minutes=VOUCHER_MINUTES,
+                          args=[engine, settings], id="voucher-expiry", coalesce=True,
+                          max_instances=1, replace_existing=True)
     return scheduler
 
 
 def background_scheduler(settings: Settings, engine: Engine) -> BackgroundScheduler:
-    return add_jobs(BackgroundScheduler(timezone=settings.zone), engine)
+    return add_jobs(BackgroundScheduler(timezone=settings.zone), engine, settings)
 
 
 def blocking_scheduler(settings: Settings, engine: Engine) -> BlockingScheduler:
-    return add_jobs(BlockingScheduler(timezone=settings.zone), engine)
+    return add_jobs(BlockingScheduler(timezone=settings.zone), engine, settings)

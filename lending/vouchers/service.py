@@ -153,10 +153,10 @@ def _row_values(line: int, cells: dict[str, str], locations: dict[str, int], tod
     except ValueError:
         bad("expires_on", f"must be a date as YYYY-MM-DD, not {raw_date!r}")
     problems.extend(found)
-    if found:
-        return None
-    return {"location_id": locations[location], "network": network, "code": code,
-            "data_gb": gb, "expires_on": expires_on}
+    good_code = not any(problem["field"] == "code" for problem in found)
+    return {"location_id": locations.get(location), "network": network,
+            "code": code if good_code else None, "data_gb": gb, "expires_on": expires_on,
+            "ok": not found}
 
 
 def _codes_held(session: Session, digests: list[str]) -> set[str]:
@@ -194,18 +194,18 @@ def import_vouchers(session: Session, text: str, codes: CodeBox, today: date,
         if len(values) > len(header):
             problems.append({"line": line, "field": "row", "message": "more values than columns"})
             continue
-        row = _row_values(line, dict(zip(header, values, strict=False)), locations, today,
-                          problems)
-        if row is not None:
-            checked.append((line, row))
-    total = len(checked) + len({p["line"] for p in problems})
+        checked.append((line, _row_values(line, dict(zip(header, values, strict=False)),
+                                          locations, today, problems)))
+    total = len(checked) + sum(1 for p in problems if p["field"] == "row")
     if not total:
         problems.append({"line": 1, "field": "file", "message": "the file has no rows"})
     if progress:
-        progress(len(checked) // 2, total)
+        progress(total // 2, total)
 
     first_line_of: dict[str, int] = {}
     for line, row in checked:
+        if row["code"] is None:
+            continue
         row["code_digest"] = digest = codes.digest(row["code"])
         if digest in first_line_of:
             problems.append({"line": line, "field": "code", "message":
@@ -218,6 +218,7 @@ def import_vouchers(session: Session, text: str, codes: CodeBox, today: date,
     if problems:
         raise ImportRejected(sorted(problems, key=itemgetter("line")))
 
+    checked = [(line, row) for line, row in checked if row["ok"]]
     actor = session.info.get("actor", "system")
     columns = ("location_id", "network", "data_gb", "expires_on", "code_ciphertext",
                "code_digest", "status", "imported_at", "imported_by")

@@ -58,7 +58,7 @@ _TOP_LEVEL_KEYS = (
     "rules",
     "data",
 )
-_DATA_KEYS = ("shown_by", "limit", "within_days", "limit_message",
+_DATA_KEYS = ("shown_by", "no_need_message", "limit", "within_days", "limit_message",
               "restriction_forbids_data", "restriction_message", "restriction_allowed_message")
 _TOTAL = "total"
 
@@ -157,6 +157,7 @@ class _PolicyReader:
                 elif rules is not None and fact not in rules.need.shown_messages:
                     self.problem(fact_path, "has no reason in [rules.need.shown_messages]: "
                                  "add the reason given when this answer shows need")
+        no_need_message = self.template(table, path + ("no_need_message",), ())
         limit = self.whole_number(table, path + ("limit",), 1,
                                   "a positive whole number of vouchers")
         within_days = self.whole_number(table, path + ("within_days",), 1,
@@ -168,7 +169,8 @@ class _PolicyReader:
         allowed_message = self.template(table, path + ("restriction_allowed_message",), ())
         if self.problems:
             return None
-        return self.build(DataPolicy, shown_by=dict(shown_by), limit=limit,
+        return self.build(DataPolicy, shown_by=dict(shown_by),
+                          no_need_message=no_need_message, limit=limit,
                           within_days=within_days, limit_message=limit_message,
                           restriction_forbids_data=forbids,
                           restriction_message=restriction_message,

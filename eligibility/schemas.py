@@ -93,6 +93,7 @@ class DataPolicy(_Frozen):
 
     shown_by: dict[str, bool] = {"can_afford_data": False}
     """The answers, any one of which shows need for data (fact -> answer)."""
+    no_need_message: str = "No need shown for data"
     limit: int = 1
     within_days: int = 30
     limit_message: str = ("Already given {given} data voucher(s) in the last {days} days "

@@ -13,7 +13,6 @@ from pathlib import Path
 from eligibility.errors import FactsError, PolicyError, PolicyProblem
 from eligibility.policy_reader import parse_policy
 from eligibility.schemas import (
-    DATA,
     Circumstances,
     Decision,
     Kind,
@@ -181,8 +180,7 @@ def decide_data(circumstances: Circumstances, policy: Policy) -> Decision:
             concerns += [Reason(code="fact_missing", message=rules.need.missing_message.format(
                 fact=fact, question=policy.questions[fact])) for fact in unanswered]
         else:
-            refusals.append(Reason(code="no_need",
-                                   message=rules.need.message.format(kind=DATA)))
+            refusals.append(Reason(code="no_need", message=data.no_need_message))
     if refusals:
         return Decision(outcome="ineligible", reasons=refusals + concerns,
                         policy_version=policy.version, overridable=not hard_stop)

@@ -178,3 +178,28 @@ def test_none_left_is_a_clean_409_and_expired_vouchers_leave_the_stock(client, o
     assert stock["total"] == {"available": 0, "issued": 0, "expired": 1}
     other = give(client, staff, person, network="Three")
     assert other.status_code == 409 and "Three" in other.json()["detail"]
+
+
+def test_the_report_counts_data_given_waste_and_weeks_of_stock(client, office, manager, staff,
+                                                               engine):
+    stock_up(client, manager, codes=["REP000001", "REP000002", "REP000003"])
+    stock_up(client, manager, codes=["GIVE00001", "GIVE00002"], expires_on=SOON)
+    later = (date.today() + timedelta(days=15)).isoformat()
+    stock_up(client, manager, codes=["WASTE0001"], expires_on=later)
+    for _ in range(2):  # the two that expire soonest go first
+        person = make_recipient(client, staff, mobile="07911123455")
+        assert give(client, staff, person).json()["expires_on"] == SOON
+    with session_for(engine, actor="scheduler") as session:
+        assert expire_vouchers(session, date.today() + timedelta(days=16)) == 1
+    body = client.get(f"{API}/reports/stock", params={
+        "to": (date.today() + timedelta(days=20)).isoformat()}, headers=manager).json()
+    section = next(s for s in body["sections"] if s["key"] == "vouchers")
+    figures = {f["key"]: f["value"] for f in section["figures"]}
+    assert figures == {"vouchers_given": 2, "voucher_gb_given": 40,
+                       "people_helped_data_only": 2, "vouchers_expired_unused": 1,
+                       "vouchers_available": 3, "voucher_weeks_left": 6.0}
+    tables = {t["key"]: t for t in section["tables"]}
+    assert tables["voucher_stock"]["rows"] == [["EE", 3, 60.0, 2, 6.0]]
+    assert [row[3] for row in tables["vouchers_given"]["rows"]] == [2]
+    csv_text = client.get(f"{API}/reports/stock.csv", headers=manager).text
+    assert "GIVE0000" not in csv_text and "vouchers_given" in csv_text

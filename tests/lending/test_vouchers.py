@@ -13,6 +13,8 @@ from lending.decisions.models import EligibilityDecision
 from lending.vouchers.models import Voucher
 from lending.vouchers.service import expire_vouchers
 from notifications.models import Message
+from notifications.providers import LogProvider
+from notifications.service import dispatch
 from tests.lending.test_loans_helpers import API, make_recipient
 
 FUTURE = (date.today() + timedelta(days=60)).isoformat()
@@ -121,6 +123,10 @@ def test_giving_data_texts_the_code_exactly_once(client, office, manager, staff,
     assert "data_limit_reached" in [r["code"] for r in again.json()["reasons"]]
     listed = client.get(f"{API}/recipients/{person}", headers=staff).text
     assert "SOONER001" not in listed
+    # Sent by the log provider (development and the demo): the log masks the code.
+    with caplog.at_level(logging.DEBUG):
+        report = dispatch(engine, LogProvider())
+    assert "SOONER001" not in caplog.text and "code: [code]" in caplog.text, report
 
 
 def test_a_printed_slip_shows_the_code_once_and_audits_the_reveal(client, office, manager,

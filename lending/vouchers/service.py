@@ -375,13 +375,14 @@ def issue_voucher(session: Session, recipient_id: int, data: VoucherIssue, polic
             record.overridden_by = actor.email if actor else None
         else:
             ahead = standing_override(session, recipient, DATA, decision)
-            if ahead is None:
+            # An override lets one voucher through: a voucher given since has used it (a
+            # voucher is no loan for the override to point at).
+            if ahead is None or session.scalar(select(Voucher.id).where(
+                    Voucher.recipient_id == recipient.id,
+                    Voucher.issued_at >= ahead.decided_at).limit(1)) is not None:
                 _keep_decision_and_refuse(session, record, refusal)
             record.override_reason = ahead.override_reason
             record.overridden_by = ahead.overridden_by
-            # Used up: an override lets one voucher through. A voucher is no loan for the
-            # override to point at, so its purpose says it has been used.
-            ahead.purpose = "used"
     params: dict[str, Any] = {"location_id": home.id, "today": today}
     statement = _CLAIM
     if data.network:

@@ -209,3 +209,20 @@ def test_the_report_counts_data_given_waste_and_weeks_of_stock(client, office, m
     assert [row[3] for row in tables["vouchers_given"]["rows"]] == [2]
     csv_text = client.get(f"{API}/reports/stock.csv", headers=manager).text
     assert "GIVE0000" not in csv_text and "vouchers_given" in csv_text
+
+
+def test_an_override_made_ahead_lets_one_voucher_through(client, office, manager, staff):
+    stock_up(client, manager, codes=["AHEAD0001", "AHEAD0002"])
+    person = make_recipient(client, staff, mobile="07911123457",
+                            facts={"can_afford_data": True})
+    assert client.get(f"{API}/recipients/{person}/eligibility", params={"kind": "data"},
+                      headers=staff).json()["outcome"] == "ineligible"
+    override = client.post(f"{API}/recipients/{person}/overrides", json={
+        "kind": "data", "reason": "Their contract ended; confirmed by the practitioner"},
+        headers=manager)
+    assert override.status_code == 201, override.text
+    assert give(client, staff, person).status_code == 201
+    # Used up, and the 30-day limit now stands as well.
+    again = give(client, staff, person)
+    assert again.status_code == 422
+    assert {r["code"] for r in again.json()["reasons"]} == {"no_need", "data_limit_reached"}

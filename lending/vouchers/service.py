@@ -422,20 +422,23 @@ def issue_voucher(session: Session, recipient_id: int, data: VoucherIssue, polic
 
 def expire_vouchers(session: Session, today: date, now: datetime | None = None) -> int:
     """Available vouchers past their expiry date leave the stock: how many. Safe to run from
-    several schedulers at once (an UPDATE of rows still available)."""
-    result = session.execute(
-        update(Voucher).where(Voucher.status == VoucherStatus.available.value,
-                              Voucher.expires_on < today)
-        .values(status=VoucherStatus.expired.value, expired_at=now or datetime.now(UTC))
+    several schedulers at once (rows another run holds are skipped, and only rows still
+    available change). Audited as one entry naming the vouchers expired."""
+    now = now or datetime.now(UTC)
+    ids = list(session.scalars(
+        select(Voucher.id).where(Voucher.status == VoucherStatus.available.value,
+                                 Voucher.expires_on < today)
+        .order_by(Voucher.id).with_for_update(skip_locked=True)))
+    if not ids:
+        session.rollback()
+        return 0
+    session.execute(
+        update(Voucher).where(Voucher.id.in_(ids),
+                              Voucher.status == VoucherStatus.available.value)
+        .values(status=VoucherStatus.expired.value, expired_at=now)
         .execution_options(synchronize_session=False))
+    session.info.setdefault("audit_bulk", []).append((
+        "voucher", f"{ids[0]}-{ids[-1]}", "status",
+        {"status": VoucherStatus.expired.value, "count": len(ids), "ids": ids}))
     session.commit()
-    return result.rowcount
-
-
-def weeks_of_stock(available: int, given_in_last_28_days: int) -> float | None:
-    """Weeks the available stock lasts at the rate of the last four weeks; None when none
-    were given (the stock lasts indefinitely at that rate)."""
-    if not given_in_last_28_days:
-        return None
-    return round(available / (given_in_last_28_days / 4), 1)
-
+    return len(ids)

@@ -226,3 +226,15 @@ def test_an_override_made_ahead_lets_one_voucher_through(client, office, manager
     again = give(client, staff, person)
     assert again.status_code == 422
     assert {r["code"] for r in again.json()["reasons"]} == {"no_need", "data_limit_reached"}
+
+
+def test_the_scheduler_expires_vouchers_hourly(client, office, manager, engine, settings):
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from lending.scheduler import add_jobs, expire_data_vouchers
+
+    scheduler = add_jobs(BackgroundScheduler(), engine, settings)
+    assert scheduler.get_job("voucher-expiry") is not None
+    stock_up(client, manager, codes=["SCHED0001"])
+    expire_data_vouchers(engine, settings)  # nothing is past its date yet
+    assert client.get(f"{API}/vouchers", headers=manager).json()["total"]["available"] == 1

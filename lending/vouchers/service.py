@@ -29,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from eligibility import DATA, Policy
-from inventory.bulk import insert_rows
+from inventory.bulk import cycle_collection_paused, insert_rows
 from inventory.models import Location
 from inventory.service import Conflict, ImportRejected, Invalid, list_locations
 from lending.accounts.models import User
@@ -176,6 +176,7 @@ def _codes_held(session: Session, digests: list[str]) -> set[str]:
     return held
 
 
+@cycle_collection_paused()
 def import_vouchers(session: Session, text: str, codes: CodeBox, today: date,
                     progress: Callable[[int, int], None] | None = None,
                     now: datetime | None = None) -> int:

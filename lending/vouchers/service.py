@@ -229,6 +229,11 @@ def import_vouchers(session: Session, text: str, codes: CodeBox, today: date,
         raise ImportRejected(sorted(problems, key=itemgetter("line")))
 
     checked = [(line, row) for line, row in checked if row["ok"]]
+    # A network is spelt as it was first imported ("EE", not "ee"), so stock groups as one.
+    spelling = {name.lower(): name for name in session.scalars(
+        select(Voucher.network).distinct())}
+    for _, row in checked:
+        row["network"] = spelling.setdefault(row["network"].lower(), row["network"])
     actor = session.info.get("actor", "system")
     columns = ("location_id", "network", "data_gb", "expires_on", "code_ciphertext",
                "code_digest", "status", "imported_at", "imported_by")

@@ -54,8 +54,8 @@ def everything_said(engine, client, headers) -> str:
 
 def test_import_makes_stock_reported_by_network_without_codes(client, office, manager, engine):
     assert stock_up(client, manager) == {"created": 4}
-    stock_up(client, manager, codes=["VODA00001", "VODA00002"], network="Vodafone",
-             expires_on=SOON)
+    stock_up(client, manager, codes=["VODA00001"], network="Vodafone", expires_on=SOON)
+    stock_up(client, manager, codes=["VODA00002"], network="VODAFONE", expires_on=FUTURE)
     stock = client.get(f"{API}/vouchers", headers=manager).json()
     by_network = {n["network"]: n for n in stock["networks"]}
     assert by_network["EE"]["available"] == 4 and by_network["EE"]["available_gb"] == 80

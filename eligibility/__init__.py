@@ -11,10 +11,11 @@ from eligibility.errors import (
     PolicyProblem,
     UnknownKindError,
 )
-from eligibility.schemas import KINDS, Circumstances, Decision, Kind, Policy, Reason
-from eligibility.service import check_facts, decide, load_policy, load_policy_text
+from eligibility.schemas import DATA, KINDS, Circumstances, Decision, Kind, Policy, Reason
+from eligibility.service import check_facts, decide, decide_data, load_policy, load_policy_text
 
 __all__ = [
+    "DATA",
     "KINDS",
     "Circumstances",
     "Decision",
@@ -28,6 +29,7 @@ __all__ = [
     "UnknownKindError",
     "check_facts",
     "decide",
+    "decide_data",
     "load_policy",
     "load_policy_text",
 ]

@@ -12,7 +12,7 @@ from datetime import date
 from typing import Any
 
 from eligibility.errors import PolicyError, PolicyProblem
-from eligibility.schemas import KINDS, NeedRule, Policy, RecentLossRule, Rule, Rules
+from eligibility.schemas import KINDS, DataPolicy, NeedRule, Policy, RecentLossRule, Rule, Rules
 from eligibility.toml_lines import KeyPath, key_lines, line_of
 
 Table = dict[str, Any]
@@ -31,6 +31,8 @@ _PLACEHOLDER_SAMPLES: dict[str, object] = {
     "months": 6,
     "fact": "has_home_internet",
     "question": "Do they have internet access at home?",
+    "given": 1,
+    "days": 30,
 }
 _RULE_PLACEHOLDERS: dict[str, tuple[str, ...]] = {
     "recipient_active": (),
@@ -54,7 +56,10 @@ _TOP_LEVEL_KEYS = (
     "max_renewals",
     "active_loan_limits",
     "rules",
+    "data",
 )
+_DATA_KEYS = ("shown_by", "no_need_message", "limit", "within_days", "limit_message",
+              "restriction_forbids_data", "restriction_message", "restriction_allowed_message")
 _TOTAL = "total"
 
 
@@ -108,6 +113,7 @@ class _PolicyReader:
             also_allowed=(_TOTAL,),
         )
         rules = self.rules(document, questions)
+        data = self.data(document, questions, rules)
         if self.problems:
             return None
         assert active_loan_limits is not None  # no problems means every part was read
@@ -122,9 +128,53 @@ class _PolicyReader:
             active_loan_limits=active_loan_limits,
             total_active_loan_limit=total_active_loan_limit,
             rules=rules,
+            data=data,
         )
 
     # --- the parts of a policy ---
+
+    def data(self, document: Table, questions: dict[str, str] | None,
+             rules: Rules | None) -> DataPolicy | None:
+        """The optional `[data]` table (data vouchers); when present, every key is required."""
+        if "data" not in document:
+            return DataPolicy()
+        path = ("data",)
+        table = self.table(document, path)
+        if table is None:
+            return None
+        self.reject_unknown_keys(table, path, _DATA_KEYS, "key")
+        shown_by = self.table(table, path + ("shown_by",))
+        if shown_by is not None:
+            if not shown_by:
+                self.problem(path + ("shown_by",), "must list at least one answer that shows "
+                             "need, e.g. { can_afford_data = false }")
+            for fact, answer in shown_by.items():
+                fact_path = path + ("shown_by", fact)
+                if questions is not None and fact not in questions:
+                    self.problem(fact_path, _unknown_fact_message(questions))
+                elif not isinstance(answer, bool):
+                    self.problem(fact_path, "must be true or false: the answer that shows need")
+                elif rules is not None and fact not in rules.need.shown_messages:
+                    self.problem(fact_path, "has no reason in [rules.need.shown_messages]: "
+                                 "add the reason given when this answer shows need")
+        no_need_message = self.template(table, path + ("no_need_message",), ())
+        limit = self.whole_number(table, path + ("limit",), 1,
+                                  "a positive whole number of vouchers")
+        within_days = self.whole_number(table, path + ("within_days",), 1,
+                                        "a positive whole number of days")
+        limit_message = self.template(table, path + ("limit_message",),
+                                      ("given", "limit", "days"))
+        forbids = self.flag(table, path + ("restriction_forbids_data",))
+        restriction_message = self.template(table, path + ("restriction_message",), ())
+        allowed_message = self.template(table, path + ("restriction_allowed_message",), ())
+        if self.problems:
+            return None
+        return self.build(DataPolicy, shown_by=dict(shown_by),
+                          no_need_message=no_need_message, limit=limit,
+                          within_days=within_days, limit_message=limit_message,
+                          restriction_forbids_data=forbids,
+                          restriction_message=restriction_message,
+                          restriction_allowed_message=allowed_message)
 
     def questions(self, document: Table) -> dict[str, str] | None:
         table = self.table(document, ("questions",))

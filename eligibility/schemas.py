@@ -14,6 +14,9 @@ from eligibility.errors import UnknownKindError
 Kind = Literal["laptop", "phone", "tablet", "sim", "hotspot"]
 KINDS: tuple[str, ...] = get_args(Kind)
 
+# Data is given (a voucher), not lent: it has its own part of the policy, `[data]`.
+DATA = "data"
+
 Outcome = Literal["eligible", "ineligible", "needs_review"]
 
 # Strict so that a stray "yes" or 1 is refused rather than guessed at.
@@ -43,6 +46,8 @@ class Circumstances(_Frozen):
     overdue_loans: LoanCount
     last_lost_on: date | None
     today: date
+    data_vouchers_recently: LoanCount = 0
+    """Data vouchers given within the policy's `[data] within_days` (decisions on data)."""
 
 
 class Reason(_Frozen):
@@ -81,6 +86,25 @@ class NeedRule(Rule):
     """Per fact, the reason given when its answer shows need."""
 
 
+class DataPolicy(_Frozen):
+    """Data vouchers: who shows need, how many in how long, and whether a licence condition
+    forbidding internet-enabled devices forbids data too. A policy without a `[data]` table
+    gets these defaults."""
+
+    shown_by: dict[str, bool] = {"can_afford_data": False}
+    """The answers, any one of which shows need for data (fact -> answer)."""
+    no_need_message: str = "No need shown for data"
+    limit: int = 1
+    within_days: int = 30
+    limit_message: str = ("Already given {given} data voucher(s) in the last {days} days "
+                          "(limit {limit})")
+    restriction_forbids_data: bool = True
+    restriction_message: str = ("A licence condition forbids internet-enabled devices, and "
+                                "so data too")
+    restriction_allowed_message: str = ("A licence condition forbids internet-enabled "
+                                        "devices; this policy lets data through")
+
+
 class Rules(_Frozen):
     recipient_active: Rule
     device_restriction: Rule
@@ -105,6 +129,7 @@ class Policy(_Frozen):
     active_loan_limits: dict[Kind, int]
     total_active_loan_limit: int
     rules: Rules
+    data: DataPolicy = DataPolicy()
 
     def loan_period_days(self, kind: str) -> int:
         return self.loan_periods[checked_kind(kind)]

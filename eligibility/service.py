@@ -145,6 +145,52 @@ def decide(circumstances: Circumstances, kind: str, policy: Policy) -> Decision:
     )
 
 
+def decide_data(circumstances: Circumstances, policy: Policy) -> Decision:
+    """Decides whether a recipient may be given a data voucher under `policy`'s `[data]`.
+
+    Data is given, not lent: loan limits and overdue loans do not apply; the need shown by
+    the answers, the closed record and the `[data]` limit do. A licence condition that forbids
+    internet-enabled devices forbids data too unless the policy says otherwise, and the
+    decision names the rule that applied either way (code `device_restriction`, or
+    `restriction_allows_data`)."""
+    facts = check_facts(circumstances.facts, policy)
+    rules, data = policy.rules, policy.data
+    refusals: list[Reason] = []
+    concerns: list[Reason] = []
+    support: list[Reason] = []
+    hard_stop = circumstances.device_restriction and data.restriction_forbids_data
+    if hard_stop:
+        refusals.append(Reason(code="device_restriction", message=data.restriction_message))
+    elif circumstances.device_restriction:
+        support.append(Reason(code="restriction_allows_data",
+                              message=data.restriction_allowed_message))
+    if rules.recipient_active.enabled and not circumstances.recipient_active:
+        refusals.append(Reason(code="recipient_closed", message=rules.recipient_active.message))
+    if circumstances.data_vouchers_recently >= data.limit:
+        refusals.append(Reason(code="data_limit_reached", message=data.limit_message.format(
+            given=circumstances.data_vouchers_recently, limit=data.limit,
+            days=data.within_days)))
+    if rules.need.enabled:
+        showing = [fact for fact, answer in data.shown_by.items() if facts.get(fact) is answer]
+        unanswered = [fact for fact in data.shown_by if fact not in facts]
+        if showing:
+            support += [Reason(code="need_shown", message=rules.need.shown_messages[fact])
+                        for fact in showing]
+        elif unanswered:
+            concerns += [Reason(code="fact_missing", message=rules.need.missing_message.format(
+                fact=fact, question=policy.questions[fact])) for fact in unanswered]
+        else:
+            refusals.append(Reason(code="no_need", message=data.no_need_message))
+    if refusals:
+        return Decision(outcome="ineligible", reasons=refusals + concerns,
+                        policy_version=policy.version, overridable=not hard_stop)
+    if not support and not concerns:
+        support = [Reason(code="checks_passed", message="Meets every rule of the policy")]
+    return Decision(outcome="needs_review" if concerns else "eligible",
+                    reasons=concerns + support, policy_version=policy.version,
+                    overridable=True)
+
+
 def _assess_need(
     facts: Mapping[str, bool], kind: Kind, need: NeedRule, policy: Policy
 ) -> tuple[list[Reason], list[Reason], list[Reason]]:

@@ -6,11 +6,9 @@ application's audit log reads. Bulk writes that bypass the ORM announce what the
 """
 
 import csv
-import gc
 import io
 import re
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cache
@@ -23,7 +21,7 @@ from sqlalchemy import Select, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from inventory.bulk import insert_rows
+from inventory.bulk import cycle_collection_paused, insert_rows
 from inventory.models import TRANSITIONS, Device, DeviceStatus, Location, TagSequence, Wipe
 from inventory.schemas import (
     WEEKDAYS,
@@ -492,22 +490,8 @@ def import_template() -> str:
 
 
 
-@contextmanager
-def _cycle_collection_paused() -> Iterator[None]:
-    """Python's cycle collector runs every few hundred allocations and walks every object
-    still alive: with tens of thousands of rows held at once it walked them again and again,
-    and cost more than the inserts. The rows hold no cycles (reference counting frees them),
-    so the collector waits until the import is done."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
-
-@_cycle_collection_paused()
+@cycle_collection_paused()
 def import_devices(
     session: Session, text: str, progress: Callable[[int, int], None] | None = None
 ) -> list[str]:

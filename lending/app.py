@@ -45,6 +45,7 @@ from lending.reports.api import ReportController
 from lending.scheduler import background_scheduler
 from lending.settings import Settings, get_settings
 from lending.stocktakes.api import StocktakeController
+from lending.vouchers.api import RecipientVoucherController, VoucherController
 from lending.waitlist.api import WaitlistController
 
 # Public routes: everything else needs a token or a signed-in browser.
@@ -114,7 +115,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
                         RecipientDetailController, EligibilityController,
                         LoanController,
                         WaitlistController, LabelController, StocktakeController,
-                        ReportController, SubjectAccessController, NotificationController],
+                        ReportController, SubjectAccessController, NotificationController,
+                        VoucherController, RecipientVoucherController],
         guards=[role_guard],
     )
     app = Litestar(

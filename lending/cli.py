@@ -241,6 +241,41 @@ def import_devices_command(file: Path) -> None:
     out.print(f"imported {len(tags)} devices ({tags[0]} to {tags[-1]})")
 
 
+@import_group.command("vouchers")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def import_vouchers_command(file: Path) -> None:
+    """Import data vouchers from a CSV file (location, network, code, data_gb, expires_on):
+    every row, or none. The codes are stored encrypted and never printed."""
+    from inventory.service import ImportRejected
+    from lending.db import session_for
+    from lending.vouchers.service import code_box, import_vouchers
+
+    settings = get_settings()
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise UserError(f"{file} is not UTF-8 text") from error
+    with Progress(TextColumn("importing"), BarColumn(), TextColumn("{task.completed}/"
+                  "{task.total}"), TimeRemainingColumn(), console=err, transient=True) as bar:
+        task = bar.add_task("import", total=None)
+        try:
+            with session_for(_engine(), actor="cli") as session:
+                created = import_vouchers(
+                    session, text, code_box(settings.secret_key), settings.today(),
+                    progress=lambda done, total: bar.update(task, completed=done, total=total))
+        except ImportRejected as rejected:
+            for problem in rejected.problems[:50]:
+                err.print(f"line {problem['line']}, {problem['field']}: {problem['message']}",
+                          highlight=False)
+            if len(rejected.problems) > 50:
+                err.print(f"... and {len(rejected.problems) - 50} more", highlight=False)
+            raise UserError(f"{len(rejected.problems)} problem(s); nothing was imported"
+                            ) from rejected
+        except _service_errors() as error:
+            raise UserError(_one_line(error)) from error
+    out.print(f"imported {created} vouchers")
+
+
 @main.command()
 @click.argument("tags", nargs=-1)
 @click.option("--unlabelled", is_flag=True, help="Every device never labelled.")

@@ -7,9 +7,10 @@ from lending.decisions.models import EligibilityDecision
 from lending.loans.models import Loan
 from lending.recipients.models import Recipient
 from lending.stocktakes.models import Stocktake, StocktakeItem
+from lending.vouchers.models import Voucher
 from lending.waitlist.models import WaitlistRequest
 from notifications.models import Message, Reply
 
 __all__ = ["AuditEntry", "Device", "EligibilityDecision", "Loan", "Location", "LoginFailure",
            "Message", "Recipient", "RecipientKey", "Reply", "Stocktake", "StocktakeItem",
-           "TagSequence", "Token", "User", "WaitlistRequest", "Wipe"]
+           "TagSequence", "Token", "User", "Voucher", "WaitlistRequest", "Wipe"]

@@ -21,6 +21,7 @@ from lending.db import is_sqlite, session_for
 from lending.messages import service as messages
 from lending.privacy.service import pseudonymise_due
 from lending.settings import Settings, get_settings
+from lending.vouchers.service import expire_vouchers
 from lending.waitlist.service import expire_offers
 
 log = logging.getLogger("lending.scheduler")
@@ -29,6 +30,7 @@ WAITLIST_MINUTES = 10
 SMS_SECONDS = 60
 # On PostgreSQL, the text-message job runs only in the instance holding this lock.
 SMS_LOCK = 0x1E4D0A
+VOUCHER_MINUTES = 60
 
 
 def pass_on_expired_offers(engine: Engine) -> None:
@@ -86,6 +88,14 @@ def text_messages_job(engine: Engine, settings: Settings
     return run
 
 
+def expire_data_vouchers(engine: Engine, settings: Settings) -> None:
+    """Vouchers past their expiry date leave the available stock."""
+    with session_for(engine, actor="scheduler") as session:
+        expired = expire_vouchers(session, settings.today())
+    if expired:
+        log.info("vouchers: %d expired unused", expired)
+
+
 def add_jobs(scheduler: BaseScheduler, engine: Engine,
              settings: Settings | None = None) -> BaseScheduler:
     settings = settings or get_settings()
@@ -98,6 +108,10 @@ def add_jobs(scheduler: BaseScheduler, engine: Engine,
                       coalesce=True, max_instances=1, replace_existing=True)
     scheduler.add_job(text_messages_job(engine, settings), "interval",
                       seconds=SMS_SECONDS, id="text-messages", coalesce=True,
+                      max_instances=1, replace_existing=True)
+    # Hourly, so that a voucher leaves the stock within the hour after its last day.
+    scheduler.add_job(expire_data_vouchers, "interval", minutes=VOUCHER_MINUTES,
+                      args=[engine, settings], id="voucher-expiry", coalesce=True,
                       max_instances=1, replace_existing=True)
     return scheduler
 

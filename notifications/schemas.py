@@ -3,9 +3,10 @@ pages), and its filters."""
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from notifications.models import MessageStatus
+from notifications.texts import without_codes
 
 
 class MessageRead(BaseModel):
@@ -25,6 +26,9 @@ class MessageRead(BaseModel):
     created_at: datetime
     sent_at: datetime | None
     next_attempt_at: datetime
+
+    # A voucher's code is money: the outbox holds it for the provider, but no listing shows it.
+    _codes_masked = field_validator("body")(without_codes)
 
 
 class MessageFilter(BaseModel):

@@ -21,6 +21,7 @@ class Kind(StrEnum):
     plan_ending = "plan_ending"
     waitlist_offer = "waitlist_offer"
     thanks = "thanks"
+    voucher = "voucher"
 
 
 LANGUAGES = ("en", "cy")
@@ -76,6 +77,19 @@ TEMPLATES: dict[str, dict[str, str]] = {
               "Cwestiynau? Atebwch y neges hon.",
     },
 }
+
+# A data voucher's code, given (never lent): no device, no place, nothing to bring back.
+# {network}, {gb}, {code} and {date} are filled in by `render_voucher`. The code follows
+# "code: " ("cod: "), which is how `without_codes` finds it again to keep it out of logs.
+TEMPLATES[Kind.voucher] = {
+    "en": "Your {network} data top-up of {gb} GB, code: {code}. To use it, enter the code "
+          "as a top-up voucher in the {network} app or website. Use it by {date}.",
+    "cy": "Eich data {network} o {gb} GB, cod: {code}. I'w ddefnyddio, rhowch y cod fel "
+          "taleb ychwanegu yn ap neu wefan {network}. Defnyddiwch ef erbyn {date}.",
+}
+MAX_NETWORK = 20
+MAX_CODE = 32
+_CODE_IN_TEXT = re.compile(r"(\b(?:code|cod): )[A-Za-z0-9]+")
 
 DEVICE_WORDS: dict[str, dict[str, str]] = {
     "laptop": {"en": "laptop", "cy": "gliniadur"},
@@ -138,6 +152,25 @@ def render(kind: str, language: str, *, name: str, device: str, on: date, place:
         name=first_name(name), device=words[language], date=format_date(on, language),
         place=_shortened(place, MAX_PLACE))
     return fit(body)
+
+
+def render_voucher(language: str, *, network: str, gb: float, code: str, on: date) -> str:
+    """The text that carries a data voucher's code: the network, the data, the code, how to
+    redeem it and when it expires. At most two segments (the network is shortened and the
+    code at most MAX_CODE characters)."""
+    language = language if language in LANGUAGES else "en"
+    if len(code) > MAX_CODE:
+        raise ValueError(f"a voucher code is at most {MAX_CODE} characters")
+    amount = f"{gb:g}"
+    body = TEMPLATES[Kind.voucher][language].format(
+        network=_shortened(network, MAX_NETWORK), gb=amount, code=code,
+        date=format_date(on, language))
+    return fit(body)
+
+
+def without_codes(body: str) -> str:
+    """The text with any voucher code masked: what a log may show of it."""
+    return _CODE_IN_TEXT.sub(r"\1[code]", body)
 
 
 # --- SMS encoding ---------------------------------------------------------------------------

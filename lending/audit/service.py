@@ -24,7 +24,7 @@ from lending.audit.schemas import AuditQuery
 from lending.audit.sealing import Keyring, open_changes, personal_paths, rewrap_keys, seal
 
 # Never copied into the log: a hash is still a secret.
-SECRET_FIELDS = frozenset({"password_hash", "secret_hash"})
+SECRET_FIELDS = frozenset({"password_hash", "secret_hash", "code_ciphertext", "code_digest"})
 # Touched on every request; logging it would drown the log.
 QUIET_FIELDS = frozenset({"last_used_at"})
 

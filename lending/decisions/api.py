@@ -5,10 +5,14 @@ from litestar import Controller, Request, get, post
 from litestar.datastructures import State
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from eligibility import Kind
 from inventory.api import DbSession
 from lending.decisions import service
-from lending.decisions.schemas import DecisionRead, EligibilityOutcome, OverrideCreate
+from lending.decisions.schemas import (
+    DecisionKind,
+    DecisionRead,
+    EligibilityOutcome,
+    OverrideCreate,
+)
 
 
 class EligibilityController(Controller):
@@ -17,7 +21,7 @@ class EligibilityController(Controller):
 
     @get("/{recipient_id:int}/eligibility", sync_to_thread=True)
     def get_recipient_eligibility(self, db_session: DbSession, state: State,
-                                  recipient_id: FromPath[int], kind: FromQuery[Kind]
+                                  recipient_id: FromPath[int], kind: FromQuery[DecisionKind]
                                   ) -> EligibilityOutcome:
         return service.check_eligibility(db_session, recipient_id, kind, state.policy,
                                          state.settings.today(), state.settings.zone)

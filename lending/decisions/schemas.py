@@ -1,18 +1,21 @@
 """API input and output for eligibility decisions and overrides."""
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from eligibility import Kind
 from inventory.schemas import ReadModel
 
+# What eligibility is decided for: a device kind, or data (a voucher, given not lent).
+DecisionKind = Kind | Literal["data"]
+
 
 class OverrideCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    kind: Kind
+    kind: DecisionKind
     reason: str = Field(min_length=10, max_length=2000,
                         description="why the policy's outcome is set aside, in writing")
 

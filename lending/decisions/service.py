@@ -10,11 +10,11 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Select, bindparam, select
+from sqlalchemy import ColumnElement, Select, bindparam, func, select
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session
 
-from eligibility import Circumstances, Decision, Policy, decide
+from eligibility import DATA, Circumstances, Decision, Policy, decide, decide_data
 from inventory.models import Device, Location
 from inventory.service import Conflict, Invalid, NotFound
 from lending.accounts.models import User
@@ -26,6 +26,7 @@ from lending.decisions.schemas import OverrideCreate
 from lending.loans.models import Loan, LoanStatus
 from lending.recipients.models import Recipient, RecipientStatus
 from lending.recipients.service import get_recipient
+from lending.vouchers.models import Voucher
 
 # An override made ahead of an issue stands this long, and for one loan.
 OVERRIDE_VALID_FOR = timedelta(days=7)
@@ -102,10 +103,23 @@ def circumstances_of(session: Session, recipient: Recipient, today: date, zone: 
         today=today)
 
 
+_VOUCHERS_GIVEN_SINCE = (
+    select(func.count()).select_from(Voucher)
+    .where(Voucher.recipient_id == bindparam("recipient_id"),
+           Voucher.issued_at >= bindparam("since")))
+
+
 def eligibility_of(session: Session, recipient: Recipient, kind: str, policy: Policy,
                    today: date, zone: ZoneInfo, also_active: tuple[str, ...] = ()
                    ) -> tuple[Decision, Circumstances]:
+    """The policy's decision for a device `kind`, or for `data` (a voucher)."""
     circumstances = circumstances_of(session, recipient, today, zone, also_active)
+    if kind == DATA:
+        since = datetime.now(UTC) - timedelta(days=policy.data.within_days)
+        given = session.scalar(_VOUCHERS_GIVEN_SINCE, {"recipient_id": recipient.id,
+                                                      "since": since}) or 0
+        circumstances = circumstances.model_copy(update={"data_vouchers_recently": given})
+        return decide_data(circumstances, policy), circumstances
     return decide(circumstances, kind, policy), circumstances
 
 

@@ -24,6 +24,7 @@ from lending.pages.rendering import csrf_config, html_error, template_config
 from lending.pages.reports import ReportPages
 from lending.pages.sessions import SessionPages
 from lending.pages.stocktakes import StocktakePages
+from lending.pages.vouchers import VoucherPages
 
 STATIC_DIR = Path(__file__).parent.parent / "web" / "static"
 
@@ -34,7 +35,7 @@ def route_handlers() -> list[Any]:
     pages = Router(path="/", route_handlers=[SessionPages, DeskPages, DevicePages, IssuePages,
                                              RecipientPages, LoanPages, LabelPages,
                                              StocktakePages, ReportPages, AccountPages,
-                                             AdminPages, ManagerPages],
+                                             AdminPages, ManagerPages, VoucherPages],
                    guards=[role_guard], include_in_schema=False,
                    exception_handlers={HTTPException: html_error, InventoryError: html_error,
                                        Exception: html_error})

@@ -39,6 +39,7 @@ from lending.pages.wording import (
 from lending.recipients import service as recipients
 from lending.recipients.models import RecipientStatus
 from lending.recipients.schemas import RecipientCreate, RecipientUpdate
+from lending.vouchers.service import vouchers_of
 
 
 def _facts_from(data: dict[str, Any], questions: dict[str, str]) -> dict[str, bool]:
@@ -92,7 +93,8 @@ class RecipientPages(Controller):
                         status_code: int = 200, **context: Any) -> Response:
         detail = recipient_detail(db_session, recipient_id, settings_of(request).today())
         return render(request, "recipient.html", status_code=status_code, person=detail,
-                      questions=request.app.state.policy.questions, kinds=KINDS, **context)
+                      questions=request.app.state.policy.questions, kinds=KINDS,
+                      vouchers=vouchers_of(db_session, recipient_id), **context)
 
     @get("/recipients/{recipient_id:int}", sync_to_thread=True)
     def recipient(self, request: Request, db_session: DbSession, recipient_id: FromPath[int]

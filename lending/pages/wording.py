@@ -21,7 +21,7 @@ STATUS_LABELS = {
 LABEL_TEMPLATES = [(name, template.description)
                    for name, template in TEMPLATES.items()]
 KIND_LABELS = {"laptop": "Laptop", "phone": "Phone", "tablet": "Tablet", "sim": "Data SIM",
-               "hotspot": "Hotspot"}
+               "hotspot": "Hotspot", "data": "Data voucher"}
 CONDITIONS = {"A": "A: as new", "B": "B: light wear", "C": "C: worn but working",
               "D": "D: damaged, needs repair"}
 WIPE_METHODS = {WipeMethod.factory_reset.value: "Factory reset",

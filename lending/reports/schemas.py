@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-Unit = Literal["count", "days", "percent", "pence"]
+Unit = Literal["count", "days", "percent", "pence", "gigabytes", "weeks"]
 Cell = str | int | float | None
 
 

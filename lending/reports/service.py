@@ -36,6 +36,7 @@ from lending.decisions.models import EligibilityDecision
 from lending.loans.models import Loan, LoanStatus
 from lending.recipients.models import Recipient
 from lending.reports.schemas import Figure, ReportPeriod, Section, StockReport, Table, Unit
+from lending.vouchers.models import Voucher, VoucherStatus
 from lending.waitlist.models import OPEN_STATUSES, RequestStatus, WaitlistRequest
 from notifications.models import ErrorCode, Message, MessageStatus, Reply
 
@@ -45,6 +46,9 @@ LOCATIONS = Location.__table__
 DECISIONS = EligibilityDecision.__table__
 RECIPIENTS = Recipient.__table__
 WAITLIST = WaitlistRequest.__table__
+VOUCHERS = Voucher.__table__
+# The rate that stock is given at, for the weeks of stock left: the last four weeks.
+VOUCHER_RATE_DAYS = 28
 
 DEFAULT_PERIOD_DAYS = 28
 MAX_PERIOD_DAYS = 3660
@@ -184,6 +188,10 @@ def display(value: int | float | None, unit: Unit) -> str:
         return f"{value:.1f}%"
     if unit == "days":
         return f"{value:,.1f} days" if isinstance(value, float) else f"{value:,} days"
+    if unit == "gigabytes":
+        return f"{value:,g} GB"
+    if unit == "weeks":
+        return f"{value:,.1f} weeks"
     return f"{value:,}"
 
 
@@ -602,6 +610,90 @@ def sms_section(session: Session, scope: Scope) -> Section:
     return Section(key="sms", title="Text messages", figures=figures)
 
 
+def vouchers_section(session: Session, scope: Scope) -> Section:
+    """Data vouchers: given in the period by office, network and month; people helped with
+    data only; expired unused; the stock by network and how many weeks it lasts at the rate
+    of the last four weeks. Counts and gigabytes, never a code."""
+    where = [VOUCHERS.c.location_id == scope.location_id] if scope.location else []
+    issued = VOUCHERS.c.status == VoucherStatus.issued.value
+    in_period = and_(issued, VOUCHERS.c.issued_at >= scope.start,
+                     VOUCHERS.c.issued_at < scope.end)
+    month = func.to_char(func.timezone("UTC", VOUCHERS.c.issued_at), "YYYY-MM") \
+        if _is_postgres(session) else func.strftime("%Y-%m", VOUCHERS.c.issued_at)
+    given = session.execute(
+        select(LOCATIONS.c.code, VOUCHERS.c.network, month.label("month"), func.count(),
+               func.sum(VOUCHERS.c.data_gb))
+        .select_from(VOUCHERS.join(LOCATIONS, LOCATIONS.c.id == VOUCHERS.c.location_id))
+        .where(in_period, *where)
+        .group_by(LOCATIONS.c.code, VOUCHERS.c.network, month)
+        .order_by(LOCATIONS.c.code, VOUCHERS.c.network, month)).all()
+
+    # People given data in the period and never lent a device (before or during it).
+    data_only = session.scalar(
+        select(func.count(func.distinct(VOUCHERS.c.recipient_id)))
+        .where(in_period, *where, ~exists().where(
+            LOANS.c.recipient_id == VOUCHERS.c.recipient_id,
+            LOANS.c.issued_at < scope.end)))
+    expired_in_period = session.execute(
+        select(func.count(), func.sum(VOUCHERS.c.data_gb))
+        .where(VOUCHERS.c.status == VoucherStatus.expired.value,
+               VOUCHERS.c.expires_on >= scope.date_from,
+               VOUCHERS.c.expires_on <= scope.date_to, *where)).one()
+
+    rate_start = scope.now - timedelta(days=VOUCHER_RATE_DAYS)
+    usable = and_(VOUCHERS.c.status == VoucherStatus.available.value,
+                  VOUCHERS.c.expires_on >= scope.today)
+    stock = session.execute(
+        select(VOUCHERS.c.network,
+               func.sum(case((usable, 1), else_=0)),
+               func.sum(case((usable, VOUCHERS.c.data_gb), else_=0)),
+               func.sum(case((and_(issued, VOUCHERS.c.issued_at >= rate_start), 1), else_=0)))
+        .where(*where).group_by(VOUCHERS.c.network).order_by(VOUCHERS.c.network)).all()
+
+    def weeks_left(available: int, recent: int) -> float | None:
+        return round(available / (recent / (VOUCHER_RATE_DAYS / 7)), 1) if recent else None
+
+    stock_rows = [[network, int(available or 0), round(float(gb or 0), 3), int(recent or 0),
+                   weeks_left(int(available or 0), int(recent or 0))]
+                  for network, available, gb, recent in stock]
+    total_available = sum(row[1] for row in stock_rows)
+    total_recent = sum(row[3] for row in stock_rows)
+    figures = [
+        figure("vouchers_given", "Data vouchers given", sum(r[3] for r in given), "count",
+               "Vouchers issued to recipients in the period."),
+        figure("voucher_gb_given", "Data given", round(float(sum(r[4] or 0 for r in given)), 1),
+               "gigabytes", "Gigabytes of the vouchers issued in the period."),
+        figure("people_helped_data_only", "People helped with data only", int(data_only or 0),
+               "count", "Recipients given a voucher in the period who have never been lent a "
+               "device (up to the period's end)."),
+        figure("vouchers_expired_unused", "Vouchers expired unused",
+               int(expired_in_period[0] or 0), "count",
+               "Vouchers whose expiry date fell in the period and that left the stock unused "
+               "(waste)."),
+        figure("vouchers_available", "Vouchers in stock", total_available, "count",
+               "Vouchers available today and not past their expiry date."),
+        figure("voucher_weeks_left", "Weeks of voucher stock left",
+               weeks_left(total_available, total_recent), "weeks",
+               f"Vouchers in stock divided by the weekly rate of the last {VOUCHER_RATE_DAYS} "
+               "days' issues; none to measure when none were issued."),
+    ]
+    tables = [
+        Table(key="vouchers_given", title="Data vouchers given by location, network and month",
+              definition="Vouchers issued in the period and their gigabytes, by the "
+              "voucher's location, its network and the month (UTC) of issue.",
+              columns=["location", "network", "month", "vouchers", "gigabytes"],
+              rows=[[code, network, month_, count, round(float(gb or 0), 3)]
+                    for code, network, month_, count, gb in given]),
+        Table(key="voucher_stock", title="Voucher stock by network",
+              definition=f"Vouchers available today by network, their gigabytes, those issued "
+              f"in the last {VOUCHER_RATE_DAYS} days, and the weeks the stock lasts at that "
+              "rate.",
+              columns=["network", "available", "gigabytes", f"issued_last_{VOUCHER_RATE_DAYS}"
+                       "_days", "weeks_left"], rows=stock_rows),
+    ]
+    return Section(key="vouchers", title="Data vouchers", figures=figures, tables=tables)
+
+
 # --- the report ------------------------------------------------------------------------------
 
 
@@ -616,7 +708,7 @@ def build_stock_report(session: Session, scope: Scope, low_stock_threshold: int
         title="Stock and outcomes report", period=period,
         sections=[stock_section(session, scope, low_stock_threshold),
                   loans_section(session, scope), access_section(session, scope),
-                  sms_section(session, scope)])
+                  vouchers_section(session, scope), sms_section(session, scope)])
 
 
 def filters_line(report: StockReport) -> str:

@@ -15,9 +15,13 @@ from notifications.texts import (
     is_gsm7,
     normalise,
     render,
+    render_voucher,
     segments,
+    without_codes,
 )
 
+# Texts about a device; a data voucher's text (given, not lent) is tested on its own below.
+LOAN_KINDS = [kind for kind in Kind if kind != Kind.voucher]
 LONG_NAMES = ["Christopher-Alexander Montgomery-Smith", "Gwenllian Angharad", "Siân", "Ŵyn"]
 LONG_PLACES = ["Merthyr Tydfil Community Hub, Pontmorlais Road, Merthyr Tydfil CF47 8UN",
                "Canolfan Gymunedol Llanfairpwllgwyngyll", "Tŷ Ni, Ffordd y Brenin, Caernarfon"]
@@ -26,7 +30,7 @@ FORBIDDEN = ["probation", "offence", "offender", "licence", "prison", "court", "
              "prawf", "trosedd", "trwydded", "carchar", "llys"]
 
 
-@pytest.mark.parametrize("kind", list(Kind))
+@pytest.mark.parametrize("kind", LOAN_KINDS)
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_every_text_fits_two_segments(kind, language):
     for name in LONG_NAMES:
@@ -39,7 +43,7 @@ def test_every_text_fits_two_segments(kind, language):
                     assert "{" not in body and body == body.strip()
 
 
-@pytest.mark.parametrize("kind", list(Kind))
+@pytest.mark.parametrize("kind", LOAN_KINDS)
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_texts_say_nothing_private_and_how_to_ask_for_more_time(kind, language):
     template = TEMPLATES[kind][language]
@@ -91,3 +95,18 @@ def test_typography_becomes_gsm7():
     assert normalise("“Don’t” – it’s … fine—really") == "\"Don't\" - it's ... fine-really"
     assert is_gsm7(fit("It’s due on Monday\u00a0– ok?"))
     assert fit("a  b ") == "a b"
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_voucher_text_fits_two_segments_says_what_it_must_and_logs_no_code(language):
+    template = TEMPLATES[Kind.voucher][language]
+    assert not any(word in template.lower() for word in FORBIDDEN)
+    for placeholder in ("{network}", "{gb}", "{code}", "{date}"):
+        assert placeholder in template
+    for network in ["EE", "Vodafone Community Connect Extra Long Name", "Tŷ Mobile"]:
+        for day in LONGEST_DATES:
+            body = render_voucher(language, network=network, gb=40, code="9" * 32, on=day)
+            assert segments(body) <= 2, (len(body), body)
+            assert "9" * 32 in body and "9" * 32 not in without_codes(body)
+    with pytest.raises(ValueError):
+        render_voucher(language, network="EE", gb=1, code="9" * 33, on=date(2027, 1, 1))

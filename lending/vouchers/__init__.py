@@ -1,0 +1,1 @@
+"""Data vouchers: codes for a network's data top-up, held as stock and given (never lent)."""

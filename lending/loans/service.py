@@ -15,7 +15,7 @@ from sqlmodel import Session
 
 from eligibility import Policy
 from inventory import service as inventory
-from inventory.models import Device, DeviceKind, DeviceStatus, Location
+from inventory.models import PLAN_KINDS, Device, DeviceKind, DeviceStatus, Location
 from inventory.schemas import StatusChange
 from inventory.service import Conflict, Invalid, NotFound, move_device, normalise_tag
 from lending.accounts.models import User
@@ -205,6 +205,20 @@ def _checked_due_on(wanted: date | None, latest: date, location: Location, today
     return wanted
 
 
+def check_plan_lasts(device: Device, due_on: date, today: date) -> None:
+    """A SIM or hotspot is lent only while its data plan lasts: connectivity that ends
+    before the loan does is no loan at all. Names `due_on`, with the plan's last day."""
+    ends = device.plan_ends_on
+    if device.kind not in PLAN_KINDS or ends is None or ends >= due_on:
+        return
+    if ends < today:
+        raise Invalid(f"the data plan of {device.asset_tag} ended on {ends.isoformat()}: "
+                      "renew the plan first", "due_on")
+    raise Invalid(f"the data plan of {device.asset_tag} ends on {ends.isoformat()}, before "
+                  f"the due date {due_on.isoformat()}: lend it until {ends.isoformat()}, or "
+                  "renew the plan first", "due_on")
+
+
 # --- issuing ------------------------------------------------------------------------------
 
 # Built once: these run on every issue and return.
@@ -288,6 +302,8 @@ def issue_loan(session: Session, data: LoanCreate, policy: Policy, zone: ZoneInf
     due_dates = {device.id: _checked_due_on(
         data.due_on, policy_due_on(policy, device.kind, home, today), home, today)
         for device in devices.values()}
+    for device in devices.values():
+        check_plan_lasts(device, due_dates[device.id], today)
 
     plan = [(main, ())] + ([(sim, (main.kind,))] if sim else [])
     approved = []
@@ -372,7 +388,9 @@ def renew_loan(session: Session, loan_id: int, data: RenewLoan, policy: Policy,
     home = session.scalar(select(Location).join(Recipient, Recipient.location_id == Location.id)
                           .where(Recipient.id == loan.recipient_id))
     latest = policy_due_on(policy, device.kind, home, max(loan.due_on, today))
-    loan.due_on = _checked_due_on(data.due_on, latest, home, today, after=loan.due_on)
+    due_on = _checked_due_on(data.due_on, latest, home, today, after=loan.due_on)
+    check_plan_lasts(device, due_on, today)
+    loan.due_on = due_on
     loan.renewals += 1
     session.commit()
     return loan

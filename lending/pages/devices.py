@@ -135,6 +135,8 @@ class DevicePages(Controller):
                                                    status=RecipientStatus.active, limit=10)
         return render(request, "device.html", status_code=status_code, device=row,
                       wipes=inventory.list_wipes(db_session, device), loan=extras["loan"],
+                      plan_changes=[inventory.plan_change_row(change) for change
+                                    in inventory.list_plan_changes(db_session, device)],
                       history=[{"at": e["at"], "actor": e["actor"],
                                 "text": history_line(e)} for e in extras["history"]],
                       moves=moves, recipient_q=recipient_q, matches=matches,

@@ -66,6 +66,8 @@ _LOAN_COLUMNS = (
     Loan.with_loan_id, Loan.returned_at, Loan.returned_condition, Loan.missing_accessories,
     Loan.return_notes, Loan.lost_at, Loan.stolen, Loan.police_reference, Loan.lost_notes,
     Loan.found_at, Loan.agreement_accepted_at, Location.code.label("location"),
+    Loan.purposes, Loan.helped_with, Loan.wants_skills_help, Loan.declaration_id,
+    Loan.survey_answer, Loan.more_time_requested_at,
 )
 
 
@@ -336,7 +338,9 @@ def issue_loan(session: Session, data: LoanCreate, policy: Policy, zone: ZoneInf
         loan = Loan(device=device, recipient=recipient, issued_at=now,
                     issued_by=session.info.get("actor", "system"), due_on=due_dates[device.id],
                     accessories=list(data.accessories) if device is main else [],
-                    agreement_accepted_at=now, with_loan=loans[0] if loans else None)
+                    agreement_accepted_at=now, with_loan=loans[0] if loans else None,
+                    purposes=[purpose.value for purpose in data.purposes],
+                    wants_skills_help=data.wants_skills_help)
         move_device(device, DeviceStatus.on_loan)
         session.add(loan)
         record.loan = loan
@@ -431,6 +435,8 @@ def return_loan(session: Session, loan_id: int, data: ReturnLoan,
     loan.returned_condition = data.condition
     loan.missing_accessories = [handed_over[item.casefold()] for item in data.missing_accessories]
     loan.return_notes = data.notes
+    if data.helped_with is not None:
+        loan.helped_with = data.helped_with
     session.commit()
     return loan
 

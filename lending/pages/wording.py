@@ -24,6 +24,10 @@ KIND_LABELS = {"laptop": "Laptop", "phone": "Phone", "tablet": "Tablet", "sim": 
                "hotspot": "Hotspot"}
 CONDITIONS = {"A": "A: as new", "B": "B: light wear", "C": "C: worn but working",
               "D": "D: damaged, needs repair"}
+# What a loan is for, as the desk asks it (the values are the API's).
+PURPOSES = [("learning", "Learning"), ("work", "Work"), ("health", "Health"),
+            ("family", "Family and friends"), ("services", "Reaching services"),
+            ("other", "Something else")]
 WIPE_METHODS = {WipeMethod.factory_reset.value: "Factory reset",
                 WipeMethod.nist_clear.value: "Overwrite (NIST 800-88 Clear)",
                 WipeMethod.nist_purge.value: "Cryptographic erase (NIST 800-88 Purge)"}

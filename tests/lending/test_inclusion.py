@@ -74,3 +74,33 @@ def test_only_sims_and_hotspots_have_plans_to_renew(client, staff, office):
     response = client.post(f"{API}/devices/{tag}/plan", json={
         "ends_on": (date.today() + timedelta(days=30)).isoformat()}, headers=staff)
     assert response.status_code == 422 and "asset_tag" in response.text
+
+
+def test_a_loan_records_its_purposes_and_what_it_helped_with(client, staff, office):
+    rid = make_recipient(client, staff)
+    tag = make_device(client, staff)
+    response = issue(client, staff, tag, rid, purposes=["work", "learning", "work"],
+                     wants_skills_help=True)
+    assert response.status_code == 201, response.text
+    loan = response.json()
+    assert loan["purposes"] == ["work", "learning"]
+    assert loan["wants_skills_help"] is True and loan["helped_with"] is None
+    listed = client.get(f"{API}/loans", params={"recipient_id": rid}, headers=staff).json()
+    assert listed["items"][0]["purposes"] == ["work", "learning"]
+    bad = client.post(f"{API}/loans/{loan['id']}/return", json={
+        "condition": "A", "helped_with": ["nothing", "work"]}, headers=staff)
+    assert bad.status_code == 422 and _fields(bad) == ["helped_with"]
+    returned = client.post(f"{API}/loans/{loan['id']}/return", json={
+        "condition": "A", "helped_with": ["Work"]}, headers=staff)
+    assert returned.status_code == 200, returned.text
+    assert returned.json()["helped_with"] == ["work"]
+    assert client.get(f"{API}/loans/{loan['id']}", headers=staff).json()["helped_with"] == \
+        ["work"]
+
+
+def test_an_unknown_purpose_is_refused_naming_it(client, staff, office):
+    rid = make_recipient(client, staff)
+    tag = make_device(client, staff)
+    response = issue(client, staff, tag, rid, purposes=["gaming"])
+    assert response.status_code == 422
+    assert _fields(response)[0].startswith("purposes")

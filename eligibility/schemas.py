@@ -38,6 +38,10 @@ class Circumstances(_Frozen):
     recipient_active: StrictBool
     device_restriction: StrictBool
     """A licence condition forbids internet-enabled devices."""
+    declaration_required: StrictBool = False
+    """A licence condition allows devices once a loan is declared."""
+    declared: StrictBool = False
+    """A declaration, recorded by a manager, covers this loan."""
     active_loans_by_kind: dict[Kind, LoanCount]
     """Kinds with no active loan may be left out."""
     overdue_loans: LoanCount

@@ -24,7 +24,7 @@ from lending.db import MAX_ID
 from lending.decisions.models import EligibilityDecision
 from lending.decisions.schemas import OverrideCreate
 from lending.loans.models import Loan, LoanStatus
-from lending.recipients.models import Recipient, RecipientStatus
+from lending.recipients.models import Declaration, Recipient, RecipientStatus, Restriction
 from lending.recipients.service import get_recipient
 
 # An override made ahead of an issue stands this long, and for one loan.
@@ -94,12 +94,24 @@ def circumstances_of(session: Session, recipient: Recipient, today: date, zone: 
             last_lost_at = lost_at
     for kind in also_active:
         by_kind[kind] = by_kind.get(kind, 0) + 1
+    declaration_required = recipient.restriction == Restriction.declared_only
+    declared = declaration_required and unused_declaration(session, recipient.id) is not None
     return Circumstances(
         facts=recipient.facts, recipient_active=recipient.status == RecipientStatus.active,
         device_restriction=recipient.device_restriction, active_loans_by_kind=by_kind,
+        declaration_required=declaration_required, declared=declared,
         overdue_loans=overdue,
         last_lost_on=last_lost_at.astimezone(zone).date() if last_lost_at else None,
         today=today)
+
+
+def unused_declaration(session: Session, recipient_id: int) -> Declaration | None:
+    """The newest declaration no loan has used yet: each declaration covers one loan (a
+    phone and the SIM lent with it count as one)."""
+    used = select(Loan.id).where(Loan.declaration_id == Declaration.id).exists()
+    return session.scalar(select(Declaration).where(
+        Declaration.recipient_id == recipient_id, ~used)
+        .order_by(Declaration.id.desc()).limit(1))
 
 
 def eligibility_of(session: Session, recipient: Recipient, kind: str, policy: Policy,
@@ -126,7 +138,8 @@ def decision_body(decision: Decision) -> dict[str, Any]:
 
 def _concerns(decision: Decision) -> set[str]:
     """The codes that stand in the way: what an override has to have seen."""
-    return {r.code for r in decision.reasons if r.code not in ("need_shown", "checks_passed")}
+    return {r.code for r in decision.reasons if r.code not in ("need_shown", "checks_passed",
+                                                             "declaration_recorded")}
 
 
 def lock_recipient(session: Session, recipient_id: int, field: str = "id",

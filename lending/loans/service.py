@@ -28,6 +28,7 @@ from lending.decisions.service import (
     decision_record,
     eligibility_of,
     lock_recipient,
+    unused_declaration,
     lock_statement,
     refusal_message,
     standing_override,
@@ -35,7 +36,8 @@ from lending.decisions.service import (
 from lending.loans.calendar import is_open, next_open_day
 from lending.loans.models import Loan, LoanStatus
 from lending.loans.schemas import FoundDevice, LoanCreate, LoseLoan, RenewLoan, ReturnLoan
-from lending.recipients.models import Recipient
+from lending.recipients.models import Declaration, Recipient, Restriction
+from lending.recipients.service import declaration_row
 from lending.waitlist import service as waitlist
 from lending.waitlist.models import OPEN_STATUSES, RequestStatus, WaitlistRequest
 
@@ -142,14 +144,24 @@ def list_loans(session: Session, today: date, status: str | None = None,
 
 
 def agreement_of(session: Session, loan_id: int, organisation: str, zone: ZoneInfo,
-                 today: date) -> bytes:
-    """The signed loan agreement as a PDF; it names the recipient, so reading it is logged."""
-    from lending.loans.agreement import agreement_pdf
+                 today: date, easy_read: bool | None = None, language: str | None = None,
+                 resources_file: str = "") -> bytes:
+    """The signed loan agreement, with the starter sheet, as a PDF: in the recipient's
+    language and, if they asked for it (or `easy_read` says so), easy read. It names the
+    recipient, so reading it is logged."""
+    from lending.loans.agreement import agreement_pdf, load_resources
 
     loan = get_loan(session, loan_id)
     row = loan_row(session, loan_id, today)
     serial = session.scalar(select(Device.serial_number).where(Device.id == loan.device_id))
-    pdf = agreement_pdf(row, organisation, serial, loan.issued_at.astimezone(zone).date())
+    recipient = session.get(Recipient, loan.recipient_id)
+    declaration = session.get(Declaration, loan.declaration_id) if loan.declaration_id else None
+    pdf = agreement_pdf(
+        row, organisation, serial, loan.issued_at.astimezone(zone).date(),
+        language=language or recipient.language,
+        easy_read=recipient.easy_read if easy_read is None else easy_read,
+        declaration=declaration_row(declaration) if declaration else None,
+        resources=load_resources(resources_file))
     record_read(session, "recipient", loan.recipient_id, {"what": "agreement",
                                                           "loan_id": loan.id})
     return pdf
@@ -333,6 +345,8 @@ def issue_loan(session: Session, data: LoanCreate, policy: Policy, zone: ZoneInf
     # Read before anything is added, so that the reads do not flush half a loan.
     requests = waitlist.open_requests(session, recipient.id, [d.kind for d, *_ in approved]
                                       ) if waiting else []
+    declaration = (unused_declaration(session, recipient.id)
+                   if recipient.restriction == Restriction.declared_only else None)
     loans: list[Loan] = []
     for device, record, ahead in approved:
         loan = Loan(device=device, recipient=recipient, issued_at=now,
@@ -340,7 +354,8 @@ def issue_loan(session: Session, data: LoanCreate, policy: Policy, zone: ZoneInf
                     accessories=list(data.accessories) if device is main else [],
                     agreement_accepted_at=now, with_loan=loans[0] if loans else None,
                     purposes=[purpose.value for purpose in data.purposes],
-                    wants_skills_help=data.wants_skills_help)
+                    wants_skills_help=data.wants_skills_help,
+                    declaration_id=declaration.id if declaration else None)
         move_device(device, DeviceStatus.on_loan)
         session.add(loan)
         record.loan = loan

@@ -12,6 +12,8 @@ from inventory.schemas import Page
 from lending.recipients import service
 from lending.recipients.models import RecipientStatus
 from lending.recipients.schemas import (
+    DeclarationCreate,
+    DeclarationRead,
     RecipientCreate,
     RecipientRead,
     RecipientSummary,
@@ -49,3 +51,11 @@ class RecipientController(Controller):
         recipient = service.update_recipient(db_session, recipient_id, data, state.policy,
                                              request.user)
         return RecipientRead(**service.recipient_row(db_session, recipient))
+
+    @post("/{recipient_id:int}/declarations", sync_to_thread=True)
+    def record_declaration(self, db_session: DbSession, request: Request,
+                           recipient_id: FromPath[int], data: JSONBody[DeclarationCreate]
+                           ) -> DeclarationRead:
+        """Managers: a loan declared under a declared_only licence condition."""
+        declaration = service.record_declaration(db_session, recipient_id, data, request.user)
+        return DeclarationRead(**service.declaration_row(declaration))

@@ -104,3 +104,81 @@ def test_an_unknown_purpose_is_refused_naming_it(client, staff, office):
     response = issue(client, staff, tag, rid, purposes=["gaming"])
     assert response.status_code == 422
     assert _fields(response)[0].startswith("purposes")
+
+
+def test_device_restriction_true_is_no_devices_both_ways(client, staff, manager, office):
+    rid = make_recipient(client, staff, device_restriction=True)
+    person = client.get(f"{API}/recipients/{rid}", headers=staff).json()
+    assert (person["restriction"], person["device_restriction"]) == ("no_devices", True)
+    other = make_recipient(client, staff, restriction="no_devices")
+    assert client.get(f"{API}/recipients/{other}", headers=staff).json()[
+        "device_restriction"] is True
+    refused = issue(client, staff, make_device(client, staff), rid)
+    assert refused.status_code == 422
+    assert [r["code"] for r in refused.json()["reasons"]][0] == "device_restriction"
+    # Loosening to declared_only lifts a safeguard: a manager's, with a reason.
+    loosen = {"restriction": "declared_only", "reason": "Licence varied by the court"}
+    assert client.patch(f"{API}/recipients/{rid}", json=loosen, headers=staff
+                        ).status_code == 403
+    moved = client.patch(f"{API}/recipients/{rid}", json=loosen, headers=manager)
+    assert moved.status_code == 200, moved.text
+    assert (moved.json()["restriction"], moved.json()["device_restriction"]) == (
+        "declared_only", False)
+    assert client.patch(f"{API}/recipients/{rid}", json={"restriction": "none"},
+                        headers=manager).status_code == 422  # no reason
+    contradiction = client.patch(f"{API}/recipients/{rid}", json={
+        "restriction": "declared_only", "device_restriction": True}, headers=staff)
+    assert contradiction.status_code == 422 and _fields(contradiction) == ["restriction"]
+    # Tightening is anyone's to do.
+    assert client.patch(f"{API}/recipients/{rid}", json={"device_restriction": True},
+                        headers=staff).json()["restriction"] == "no_devices"
+
+
+def test_declared_only_needs_a_managers_declaration_for_each_loan(client, staff, manager,
+                                                                  office):
+    rid = make_recipient(client, staff, restriction="declared_only")
+    tag = make_device(client, staff)
+    check = client.get(f"{API}/recipients/{rid}/eligibility", params={"kind": "laptop"},
+                       headers=staff).json()
+    assert check["outcome"] == "ineligible" and not check["overridable"]
+    assert check["reasons"][0]["code"] == "declaration_missing"
+    refused = issue(client, staff, tag, rid)
+    assert refused.status_code == 422
+    declaration = {"declared_to": "Probation practitioner A. Jones",
+                   "declared_on": date.today().isoformat()}
+    assert client.post(f"{API}/recipients/{rid}/declarations", json=declaration,
+                       headers=staff).status_code == 403
+    recorded = client.post(f"{API}/recipients/{rid}/declarations", json=declaration,
+                           headers=manager)
+    assert recorded.status_code == 201, recorded.text
+    assert recorded.json()["recorded_by"] == "manager@example.org"
+    check = client.get(f"{API}/recipients/{rid}/eligibility", params={"kind": "laptop"},
+                       headers=staff).json()
+    assert check["outcome"] == "eligible"
+    assert "declaration_recorded" in [r["code"] for r in check["reasons"]]
+    loan = issue(client, staff, tag, rid)
+    assert loan.status_code == 201, loan.text
+    assert loan.json()["declaration_id"] == recorded.json()["id"]
+    text = _pdf_text(client.get(f"{API}/loans/{loan.json()['id']}/agreement.pdf",
+                                headers=staff).content)
+    assert "A. Jones" in text and "manager@example.org" in text
+    # One declaration, one loan: the next needs another.
+    client.post(f"{API}/loans/{loan.json()['id']}/return", json={"condition": "A"},
+                headers=staff)
+    again = issue(client, staff, make_device(client, staff), rid)
+    assert again.status_code == 422
+    assert again.json()["reasons"][0]["code"] == "declaration_missing"
+
+
+def test_a_declaration_is_only_for_declared_only(client, manager, office):
+    rid = make_recipient(client, manager)
+    response = client.post(f"{API}/recipients/{rid}/declarations", json={
+        "declared_to": "Someone", "declared_on": date.today().isoformat()}, headers=manager)
+    assert response.status_code == 422 and _fields(response) == ["restriction"]
+
+
+def _pdf_text(pdf: bytes) -> str:
+    import pypdfium2
+
+    document = pypdfium2.PdfDocument(pdf)
+    return "\n".join(page.get_textpage().get_text_range() for page in document)

@@ -182,3 +182,77 @@ def _pdf_text(pdf: bytes) -> str:
 
     document = pypdfium2.PdfDocument(pdf)
     return "\n".join(page.get_textpage().get_text_range() for page in document)
+
+
+def _lend(client, staff, **recipient):
+    rid = make_recipient(client, staff, **recipient)
+    response = issue(client, staff, make_device(client, staff), rid)
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
+
+
+def test_the_agreement_prints_with_a_starter_sheet_that_says_nothing_of_probation(
+        client, staff, office):
+    loan_id = _lend(client, staff)
+    text = _pdf_text(client.get(f"{API}/loans/{loan_id}/agreement.pdf", headers=staff).content)
+    assert "device loan agreement" in text
+    for heading in ("Getting started with your device", "Switching on", "Staying safe online",
+                    "Free help and learning", "When something goes wrong", "Learn My Way"):
+        assert heading in text
+    starter = text[text.index("Getting started"):]
+    assert "probation" not in starter.lower()
+
+
+def test_the_starter_sheets_resources_come_from_the_configured_file(
+        client, staff, office, app, tmp_path):
+    resources = tmp_path / "resources.toml"
+    resources.write_text('[contact]\nname = "Riverside Hub"\nphone = "01632 960000"\n\n'
+                         '[[learning]]\nname = "Town College"\nweb = "college.example"\n',
+                         encoding="utf-8")
+    app.state.settings = app.state.settings.model_copy(
+        update={"starter_sheet_file": str(resources)})
+    loan_id = _lend(client, staff)
+    text = _pdf_text(client.get(f"{API}/loans/{loan_id}/agreement.pdf", headers=staff).content)
+    assert "Riverside Hub" in text and "01632 960000" in text and "Town College" in text
+    assert "Learn My Way" not in text
+
+
+def test_a_welsh_speaker_gets_the_whole_agreement_and_sheet_in_welsh(client, staff, office):
+    loan_id = _lend(client, staff, language="cy")
+    text = _pdf_text(client.get(f"{API}/loans/{loan_id}/agreement.pdf", headers=staff).content)
+    for welsh in ("cytundeb benthyg dyfais", "Amodau'r benthyciad", "Llofnod y benthyciwr",
+                  "Dechrau arni gyda'ch dyfais", "Cadw'n ddiogel ar-lein", "I'w dychwelyd"):
+        assert welsh in text
+    for english in ("loan agreement", "Conditions of the loan", "Getting started",
+                    "Staying safe", "Due back", "Borrower"):
+        assert english not in text
+
+
+def test_easy_read_on_request_large_type_one_idea_a_line(client, staff, office):
+    loan_id = _lend(client, staff, easy_read=True)
+    pdf = client.get(f"{API}/loans/{loan_id}/agreement.pdf", headers=staff).content
+    text = _pdf_text(pdf)
+    assert "Your loan from" in text and "Keep it safe." in text
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    assert "Do not sell it." in lines and "Lost it? Tell us soon." in lines
+    standard_pdf = client.get(f"{API}/loans/{loan_id}/agreement.pdf",
+                              params={"easy_read": "false"}, headers=staff).content
+    assert _body_font_size(pdf) >= 16 > _body_font_size(standard_pdf)
+    standard = _pdf_text(standard_pdf)
+    assert "Conditions of the loan" in standard and "Keep it safe." not in standard
+    welsh_easy = _pdf_text(client.get(f"{API}/loans/{loan_id}/agreement.pdf",
+                                      params={"language": "cy"}, headers=staff).content)
+    assert "Cadwch hi'n ddiogel." in welsh_easy
+
+
+def _body_font_size(pdf: bytes) -> float:
+    """The most common font size on the first page."""
+    from collections import Counter
+
+    import pypdfium2
+    import pypdfium2.raw as pdfium_c
+
+    textpage = pypdfium2.PdfDocument(pdf)[0].get_textpage()
+    sizes = Counter(round(pdfium_c.FPDFText_GetFontSize(textpage, index))
+                    for index in range(textpage.count_chars()))
+    return sizes.most_common(1)[0][0]

@@ -15,7 +15,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter, RawBo
 from sqlmodel import Session
 
 from inventory import service
-from inventory.models import Device, DeviceKind, DeviceStatus
+from inventory.models import PLAN_KINDS, Device, DeviceKind, DeviceStatus
 from inventory.schemas import (
     MAX_OFFSET,
     DeviceCreate,
@@ -106,7 +106,8 @@ class DeviceController(Controller):
              "performed_by": w.performed_by, "performed_at": w.performed_at, "notes": w.notes}
             for w in service.list_wipes(db_session, device)]
         detail["plan_changes"] = [service.plan_change_row(change) for change
-                                  in service.list_plan_changes(db_session, device)]
+                                  in service.list_plan_changes(db_session, device)
+                                  ] if device.kind in PLAN_KINDS else []
         detail.update(device_extras(db_session, device))
         return detail
 

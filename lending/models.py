@@ -10,6 +10,6 @@ from lending.stocktakes.models import Stocktake, StocktakeItem
 from lending.waitlist.models import WaitlistRequest
 from notifications.models import Message, Reply
 
-__all__ = ["AuditEntry", "Declaration", "Device", "EligibilityDecision", "Loan", "Location", "Message",
-           "PlanChange", "Recipient", "Reply", "Stocktake", "StocktakeItem", "TagSequence", "Token", "User",
-           "WaitlistRequest", "Wipe"]
+__all__ = ["AuditEntry", "Declaration", "Device", "EligibilityDecision", "Loan", "Location",
+           "Message", "PlanChange", "Recipient", "Reply", "Stocktake", "StocktakeItem",
+           "TagSequence", "Token", "User", "WaitlistRequest", "Wipe"]

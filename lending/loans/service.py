@@ -28,10 +28,10 @@ from lending.decisions.service import (
     decision_record,
     eligibility_of,
     lock_recipient,
-    unused_declaration,
     lock_statement,
     refusal_message,
     standing_override,
+    unused_declaration,
 )
 from lending.loans.calendar import is_open, next_open_day
 from lending.loans.models import Loan, LoanStatus

@@ -415,6 +415,61 @@ def renew_loan(session: Session, loan_id: int, data: RenewLoan, policy: Policy,
     return loan
 
 
+# --- after the return: the survey; before it: asking for more time -------------------------
+
+SURVEY_SCALE = range(1, 6)
+
+
+def survey_score(text: str) -> int | None:
+    """A reply's answer to "how much did it help, 1 to 5": the one digit it holds, with any
+    spaces or punctuation around it; None for anything else."""
+    core = "".join(char for char in text if char.isalnum())
+    return int(core) if core.isdigit() and int(core) in SURVEY_SCALE else None
+
+
+def record_survey_answer(session: Session, loan_id: int, text: str,
+                         now: datetime | None = None) -> bool:
+    """Stores a reply to the survey sent after a return. Returns whether a clarification
+    is due: True once only, for the first reply out of range; never after an answer."""
+    loan = get_loan(session, loan_id, lock=True)
+    if loan.survey_answer is not None:
+        session.rollback()
+        return False
+    score = survey_score(text)
+    if score is not None:
+        loan.survey_answer = score
+        loan.survey_answered_at = _now(now)
+        session.commit()
+        return False
+    if loan.survey_clarified:
+        session.rollback()
+        return False
+    loan.survey_clarified = True
+    session.commit()
+    return True
+
+
+def request_more_time(session: Session, loan_id: int, now: datetime | None = None) -> Loan:
+    """The recipient asked for more time (a MORE reply): staff see it on the desk and the
+    loan until it is dealt with. Only an active loan can be given more time."""
+    loan = get_loan(session, loan_id, lock=True)
+    _active(loan)
+    if loan.more_time_requested_at is None:
+        loan.more_time_requested_at = _now(now)
+    session.commit()
+    return loan
+
+
+def renew_on_request(session: Session, loan_id: int, policy: Policy, zone: ZoneInfo,
+                     now: datetime | None = None) -> Loan:
+    """One click: renews within the policy (as `renew_loan`) and closes the request. A
+    refusal leaves the request standing and raises as `renew_loan` does."""
+    loan = renew_loan(session, loan_id, RenewLoan(), policy, zone, now)
+    loan.more_time_requested_at = None
+    session.commit()
+    return loan
+
+
 def _lock_loan_and_device(session: Session, loan_id: int) -> tuple[Loan, Device]:
     """The loan and its device, both locked, with the recipient and home location loaded
     for the answer: one query."""

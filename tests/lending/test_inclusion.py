@@ -256,3 +256,40 @@ def _body_font_size(pdf: bytes) -> float:
     sizes = Counter(round(pdfium_c.FPDFText_GetFontSize(textpage, index))
                     for index in range(textpage.count_chars()))
     return sizes.most_common(1)[0][0]
+
+
+def test_a_survey_answer_is_stored_and_one_clarification_only_is_due(engine, client, staff,
+                                                                     office):
+    from lending.db import session_for
+    from lending.loans.service import get_loan, record_survey_answer
+
+    loan_id = _lend(client, staff)
+    client.post(f"{API}/loans/{loan_id}/return", json={"condition": "A"}, headers=staff)
+    with session_for(engine, actor="test") as session:
+        assert record_survey_answer(session, loan_id, "great thanks") is True
+        assert record_survey_answer(session, loan_id, "9") is False  # never twice
+        assert record_survey_answer(session, loan_id, " 4! ") is False
+        assert record_survey_answer(session, loan_id, "5") is False  # the first answer stays
+        assert get_loan(session, loan_id).survey_answer == 4
+    assert client.get(f"{API}/loans/{loan_id}", headers=staff).json()["survey_answer"] == 4
+
+
+def test_more_time_asked_for_by_text_is_shown_and_renewed_in_one_step(engine, client, staff,
+                                                                      office):
+    from lending.db import session_for
+    from lending.loans.service import renew_on_request, request_more_time
+    from tests.lending.test_loans_helpers import LONDON, POLICY
+
+    loan_id = _lend(client, staff)
+    before = client.get(f"{API}/loans/{loan_id}", headers=staff).json()
+    with session_for(engine, actor="test") as session:
+        request_more_time(session, loan_id)
+    asked = client.get(f"{API}/loans/{loan_id}", headers=staff).json()
+    assert asked["more_time_requested_at"] is not None
+    assert "Asked for by text" in client.get(f"/loans/{loan_id}", headers=staff).text
+    with session_for(engine, actor="test") as session:
+        renewed = renew_on_request(session, loan_id, POLICY, LONDON)
+        assert renewed.due_on > before["due_on"] if isinstance(before["due_on"], date) else \
+            renewed.due_on > date.fromisoformat(before["due_on"])
+    after = client.get(f"{API}/loans/{loan_id}", headers=staff).json()
+    assert after["renewals"] == 1 and after["more_time_requested_at"] is None

@@ -293,3 +293,35 @@ def test_more_time_asked_for_by_text_is_shown_and_renewed_in_one_step(engine, cl
             renewed.due_on > date.fromisoformat(before["due_on"])
     after = client.get(f"{API}/loans/{loan_id}", headers=staff).json()
     assert after["renewals"] == 1 and after["more_time_requested_at"] is None
+
+
+def test_the_report_counts_sources_data_spend_purposes_outcomes_and_survey(
+        engine, client, staff, manager, office):
+    from lending.db import session_for
+    from lending.loans.service import record_survey_answer
+
+    donated = make_device(client, staff, source="donated", source_name="Acme Ltd")
+    assert client.get(f"{API}/devices/{donated}", headers=staff).json()["source"] == "donated"
+    make_device(client, staff)
+    sim = _sim(client, staff, date.today() + timedelta(days=90))
+    client.post(f"{API}/devices/{sim}/plan", json={
+        "ends_on": (date.today() + timedelta(days=200)).isoformat(), "cost": "7.25"},
+        headers=staff)
+    rid = make_recipient(client, staff)
+    loan = issue(client, staff, donated, rid, purposes=["work", "learning"]).json()
+    client.post(f"{API}/loans/{loan['id']}/return", json={
+        "condition": "A", "helped_with": ["work"]}, headers=staff)
+    with session_for(engine, actor="test") as session:
+        record_survey_answer(session, loan["id"], "4")
+    body = client.get(f"{API}/reports/stock", params={"location": "LDN"},
+                      headers=manager).json()
+    figures = {f["key"]: f["value"] for s in body["sections"] for f in s["figures"]}
+    tables = {t["key"]: t["rows"] for s in body["sections"] for t in s["tables"]}
+    assert figures["data_spend"] == 725
+    assert ["donated", "Acme Ltd", 1, 0, 1] in tables["stock_by_source"]
+    assert ["purchased", "-", 2, 0, 0] in tables["stock_by_source"]
+    assert dict(map(tuple, tables["loans_by_purpose"]))["work"] == 1
+    outcomes = {row[0]: row[1:] for row in tables["outcomes_by_purpose"]}
+    assert outcomes["work"] == [1, 1] and outcomes["learning"] == [1, 0]
+    assert dict(map(tuple, tables["survey_distribution"]))[4] == 1
+    assert figures["survey_answers"] == 1 and figures["survey_mean"] == 4

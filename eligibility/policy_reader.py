@@ -54,6 +54,7 @@ _TOP_LEVEL_KEYS = (
     "max_renewals",
     "active_loan_limits",
     "rules",
+    "skills_question",
 )
 _TOTAL = "total"
 
@@ -108,6 +109,9 @@ class _PolicyReader:
             also_allowed=(_TOTAL,),
         )
         rules = self.rules(document, questions)
+        # Optional: asked at the desk with each loan, and recorded on it.
+        skills_question = (self.text(document, ("skills_question",), "the question's text")
+                           if "skills_question" in document else None)
         if self.problems:
             return None
         assert active_loan_limits is not None  # no problems means every part was read
@@ -122,6 +126,7 @@ class _PolicyReader:
             active_loan_limits=active_loan_limits,
             total_active_loan_limit=total_active_loan_limit,
             rules=rules,
+            skills_question=skills_question,
         )
 
     # --- the parts of a policy ---

@@ -109,6 +109,9 @@ class Policy(_Frozen):
     active_loan_limits: dict[Kind, int]
     total_active_loan_limit: int
     rules: Rules
+    skills_question: str | None = None
+    """Asked with each loan, its answer recorded on the loan: would they like help to use
+    the device? None: not asked."""
 
     def loan_period_days(self, kind: str) -> int:
         return self.loan_periods[checked_kind(kind)]

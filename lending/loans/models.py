@@ -77,7 +77,7 @@ class Loan(SQLModel, table=True):
     found_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     purposes: list[str] = Field(default_factory=list, sa_type=JSON)
     # Recorded at the return: the purposes it helped with, or ["nothing"]; None unasked.
-    helped_with: list[str] | None = Field(default=None, sa_type=JSON)
+    helped_with: list[str] | None = Field(default=None, sa_type=JSON(none_as_null=True))
     # The policy's question: would they like help to use the device (None: not asked).
     wants_skills_help: bool | None = None
     # The declaration a loan under a declared_only condition rests on.

@@ -56,7 +56,8 @@ class IssuePages(Controller):
                       recipient=recipients.recipient_row(db_session, recipient),
                       decision=decision,
                       loan_days=state.policy.loan_period_days(device.kind),
-                      takes_sim=device.kind in loans.SIM_CARRIERS, **context)
+                      takes_sim=device.kind in loans.SIM_CARRIERS,
+                      skills_question=state.policy.skills_question, **context)
 
     @get("/d/{asset_tag:str}/issue", sync_to_thread=True)
     def issue_form(self, request: Request, db_session: DbSession, asset_tag: FromPath[str],

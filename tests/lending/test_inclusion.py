@@ -325,3 +325,13 @@ def test_the_report_counts_sources_data_spend_purposes_outcomes_and_survey(
     assert outcomes["work"] == [1, 1] and outcomes["learning"] == [1, 0]
     assert dict(map(tuple, tables["survey_distribution"]))[4] == 1
     assert figures["survey_answers"] == 1 and figures["survey_mean"] == 4
+
+
+def test_the_default_policy_asks_about_help_and_the_desk_records_it(client, staff, office):
+    from tests.lending.test_loans_helpers import POLICY
+
+    assert POLICY.skills_question == "Would they like help to use the device?"
+    rid = make_recipient(client, staff)
+    tag = make_device(client, staff)
+    page = client.get(f"/d/{tag}/issue", params={"recipient_id": rid}, headers=staff)
+    assert POLICY.skills_question in page.text and "What is it for?" in page.text

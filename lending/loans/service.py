@@ -125,6 +125,9 @@ def list_loans(session: Session, today: date, status: str | None = None,
         conditions += [Loan.status == LoanStatus.active.value, Loan.due_on < today]
     elif status == "active":
         conditions += [Loan.status == LoanStatus.active.value, Loan.due_on >= today]
+    elif status == "more_time":
+        conditions += [Loan.status == LoanStatus.active.value,
+                       Loan.more_time_requested_at.is_not(None)]
     elif status:
         conditions.append(Loan.status == LoanStatus(status).value)
     if recipient_id is not None:
@@ -411,6 +414,8 @@ def renew_loan(session: Session, loan_id: int, data: RenewLoan, policy: Policy,
     check_plan_lasts(device, due_on, today)
     loan.due_on = due_on
     loan.renewals += 1
+    # A renewal answers any request for more time.
+    loan.more_time_requested_at = None
     session.commit()
     return loan
 
@@ -464,10 +469,11 @@ def renew_on_request(session: Session, loan_id: int, policy: Policy, zone: ZoneI
                      now: datetime | None = None) -> Loan:
     """One click: renews within the policy (as `renew_loan`) and closes the request. A
     refusal leaves the request standing and raises as `renew_loan` does."""
-    loan = renew_loan(session, loan_id, RenewLoan(), policy, zone, now)
-    loan.more_time_requested_at = None
-    session.commit()
-    return loan
+    try:
+        return renew_loan(session, loan_id, RenewLoan(), policy, zone, now)
+    except Exception:
+        session.rollback()
+        raise
 
 
 def _lock_loan_and_device(session: Session, loan_id: int) -> tuple[Loan, Device]:

@@ -42,4 +42,4 @@ MOVES = {
 DEVICE_FORM_FIELDS = tuple(DeviceCreate.model_fields)
 
 LOAN_TABS = (("active", "On time"), ("overdue", "Overdue"), ("returned", "Returned"),
-             ("lost", "Lost"), ("", "All"))
+             ("lost", "Lost"), ("more_time", "Asked for more time"), ("", "All"))

@@ -335,3 +335,38 @@ def test_the_default_policy_asks_about_help_and_the_desk_records_it(client, staf
     tag = make_device(client, staff)
     page = client.get(f"/d/{tag}/issue", params={"recipient_id": rid}, headers=staff)
     assert POLICY.skills_question in page.text and "What is it for?" in page.text
+
+
+def test_a_refused_renewal_on_request_leaves_the_request_standing(engine, client, staff,
+                                                                   office):
+    import pytest
+
+    from lending.db import session_for
+    from lending.loans.service import get_loan, renew_on_request, request_more_time
+    from tests.lending.test_loans_helpers import LONDON, POLICY
+
+    rid = make_recipient(client, staff)
+    tag = _sim(client, staff, date.today() + timedelta(days=40), kind="hotspot")
+    loan_id = issue(client, staff, tag, rid).json()["id"]
+    with session_for(engine, actor="test") as session:
+        request_more_time(session, loan_id)
+        with pytest.raises(Exception, match="data plan"):
+            renew_on_request(session, loan_id, POLICY, LONDON)
+        assert get_loan(session, loan_id).more_time_requested_at is not None
+
+
+def test_the_desk_lists_requests_for_more_time_and_renews_in_one_click(engine, client, staff,
+                                                                       office):
+    from lending.db import session_for
+    from lending.loans.service import request_more_time
+
+    loan_id = _lend(client, staff)
+    with session_for(engine, actor="test") as session:
+        request_more_time(session, loan_id)
+    assert "/loans?status=more_time" in client.get("/", headers=staff).text
+    listed = client.get("/loans", params={"status": "more_time"}, headers=staff).text
+    assert f"/loans/{loan_id}" in listed
+    page = client.get(f"/loans/{loan_id}", headers=staff)
+    assert "Renew as they asked" in page.text
+    api = client.post(f"{API}/loans/{loan_id}/renew", json={}, headers=staff).json()
+    assert api["renewals"] == 1 and api["more_time_requested_at"] is None

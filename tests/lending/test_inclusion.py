@@ -370,3 +370,15 @@ def test_the_desk_lists_requests_for_more_time_and_renews_in_one_click(engine, c
     assert "Renew as they asked" in page.text
     api = client.post(f"{API}/loans/{loan_id}/renew", json={}, headers=staff).json()
     assert api["renewals"] == 1 and api["more_time_requested_at"] is None
+
+
+def test_the_device_pages_show_source_and_plan_history(client, staff, office):
+    assert "Where it came from" in client.get("/devices/new", headers=staff).text
+    tag = _sim(client, staff, date.today() + timedelta(days=10))
+    client.post(f"{API}/devices/{tag}/plan", json={
+        "ends_on": (date.today() + timedelta(days=100)).isoformat(), "allowance_gb": 20,
+        "cost": "9.99", "notes": "annual top-up"}, headers=staff)
+    page = client.get(f"/d/{tag}", headers=staff).text
+    assert "Data plan" in page and "£9.99" in page and "annual top-up" in page
+    donated = make_device(client, staff, source="partner", source_name="Town Council")
+    assert "From a partner" in client.get(f"/d/{donated}", headers=staff).text

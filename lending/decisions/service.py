@@ -25,7 +25,7 @@ from lending.decisions.models import EligibilityDecision
 from lending.decisions.schemas import OverrideCreate
 from lending.loans.models import Loan, LoanStatus
 from lending.recipients.models import Declaration, Recipient, RecipientStatus, Restriction
-from lending.recipients.service import get_recipient
+from lending.recipients.service import declaration_row, get_recipient
 
 # An override made ahead of an issue stands this long, and for one loan.
 OVERRIDE_VALID_FOR = timedelta(days=7)
@@ -112,6 +112,21 @@ def unused_declaration(session: Session, recipient_id: int) -> Declaration | Non
     return session.scalar(select(Declaration).where(
         Declaration.recipient_id == recipient_id, ~used)
         .order_by(Declaration.id.desc()).limit(1))
+
+
+def declarations_of(session: Session, recipient: Recipient) -> list[dict[str, Any]]:
+    """A recipient's declarations, newest first, with the loan each was used for. Read
+    only under declared_only, the one condition that needs them."""
+    if recipient.restriction != Restriction.declared_only:
+        return []
+    rows = session.execute(
+        select(Declaration, Loan.id).outerjoin(Loan, Loan.declaration_id == Declaration.id)
+        .where(Declaration.recipient_id == recipient.id)
+        .order_by(Declaration.id.desc(), Loan.id)).all()
+    seen: dict[int, dict[str, Any]] = {}
+    for declaration, loan_id in rows:
+        seen.setdefault(declaration.id, declaration_row(declaration, loan_id))
+    return list(seen.values())
 
 
 def eligibility_of(session: Session, recipient: Recipient, kind: str, policy: Policy,

@@ -160,6 +160,8 @@ TEXTS: dict[str, dict[str, Any]] = {
     },
 }
 
+_KINDS_CY = {"laptop": "gliniadur", "phone": "ffôn", "tablet": "llechen", "sim": "cerdyn SIM",
+             "hotspot": "llwybrydd symudol"}
 _WEEKDAYS_CY = ("dydd Llun", "dydd Mawrth", "dydd Mercher", "dydd Iau", "dydd Gwener",
                 "dydd Sadwrn", "dydd Sul")
 _MONTHS_CY = ("Ionawr", "Chwefror", "Mawrth", "Ebrill", "Mai", "Mehefin", "Gorffennaf",
@@ -254,7 +256,8 @@ def _details(loan: dict[str, Any], serial: str | None, issued_on: date, language
              declaration: dict[str, Any] | None) -> list[tuple[str, str]]:
     text = TEXTS[language]
     rows = text["rows"]
-    values = [loan["recipient_name"], f"{loan['make']} {loan['model']} ({loan['kind']})",
+    kind = _KINDS_CY.get(loan["kind"], loan["kind"]) if language == "cy" else loan["kind"]
+    values = [loan["recipient_name"], f"{loan['make']} {loan['model']} ({kind})",
               loan["asset_tag"], serial or "-", long_date(issued_on, language),
               long_date(loan["due_on"], language),
               ", ".join(loan["accessories"]) or text["none"], str(loan["id"])]

@@ -159,6 +159,8 @@ def test_declared_only_needs_a_managers_declaration_for_each_loan(client, staff,
     loan = issue(client, staff, tag, rid)
     assert loan.status_code == 201, loan.text
     assert loan.json()["declaration_id"] == recorded.json()["id"]
+    person = client.get(f"{API}/recipients/{rid}", headers=staff).json()
+    assert [d["loan_id"] for d in person["declarations"]] == [loan.json()["id"]]
     text = _pdf_text(client.get(f"{API}/loans/{loan.json()['id']}/agreement.pdf",
                                 headers=staff).content)
     assert "A. Jones" in text and "manager@example.org" in text
@@ -221,7 +223,8 @@ def test_a_welsh_speaker_gets_the_whole_agreement_and_sheet_in_welsh(client, sta
     loan_id = _lend(client, staff, language="cy")
     text = _pdf_text(client.get(f"{API}/loans/{loan_id}/agreement.pdf", headers=staff).content)
     for welsh in ("cytundeb benthyg dyfais", "Amodau'r benthyciad", "Llofnod y benthyciwr",
-                  "Dechrau arni gyda'ch dyfais", "Cadw'n ddiogel ar-lein", "I'w dychwelyd"):
+                  "Dechrau arni gyda'ch dyfais", "Cadw'n ddiogel ar-lein", "I'w dychwelyd",
+                  "(gliniadur)"):
         assert welsh in text
     for english in ("loan agreement", "Conditions of the loan", "Getting started",
                     "Staying safe", "Due back", "Borrower"):

@@ -57,6 +57,7 @@ _TOP_LEVEL_KEYS = (
     "active_loan_limits",
     "rules",
     "data",
+    "skills_question",
 )
 _DATA_KEYS = ("shown_by", "no_need_message", "limit", "within_days", "limit_message",
               "restriction_forbids_data", "restriction_message", "restriction_allowed_message")
@@ -114,6 +115,9 @@ class _PolicyReader:
         )
         rules = self.rules(document, questions)
         data = self.data(document, questions, rules)
+        # Optional: asked at the desk with each loan, and recorded on it.
+        skills_question = (self.text(document, ("skills_question",), "the question's text")
+                           if "skills_question" in document else None)
         if self.problems:
             return None
         assert active_loan_limits is not None  # no problems means every part was read
@@ -129,6 +133,7 @@ class _PolicyReader:
             total_active_loan_limit=total_active_loan_limit,
             rules=rules,
             data=data,
+            skills_question=skills_question,
         )
 
     # --- the parts of a policy ---

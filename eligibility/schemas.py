@@ -41,6 +41,10 @@ class Circumstances(_Frozen):
     recipient_active: StrictBool
     device_restriction: StrictBool
     """A licence condition forbids internet-enabled devices."""
+    declaration_required: StrictBool = False
+    """A licence condition allows devices once a loan is declared."""
+    declared: StrictBool = False
+    """A declaration, recorded by a manager, covers this loan."""
     active_loans_by_kind: dict[Kind, LoanCount]
     """Kinds with no active loan may be left out."""
     overdue_loans: LoanCount
@@ -130,6 +134,9 @@ class Policy(_Frozen):
     total_active_loan_limit: int
     rules: Rules
     data: DataPolicy = DataPolicy()
+    skills_question: str | None = None
+    """Asked with each loan, its answer recorded on the loan: would they like help to use
+    the device? None: not asked."""
 
     def loan_period_days(self, kind: str) -> int:
         return self.loan_periods[checked_kind(kind)]

@@ -67,6 +67,11 @@ def check_facts(facts: Mapping[str, object], policy: Policy) -> dict[str, bool]:
     return checked
 
 
+DECLARATION_MISSING = ("A licence condition allows devices only once declared: a manager "
+                       "records the declaration first")
+DECLARATION_RECORDED = "Declared as the licence condition requires"
+
+
 def decide(circumstances: Circumstances, kind: str, policy: Policy) -> Decision:
     """Decides whether a recipient may borrow a device of `kind` under `policy`.
 
@@ -87,6 +92,16 @@ def decide(circumstances: Circumstances, kind: str, policy: Policy) -> Decision:
     hard_stop = circumstances.device_restriction
     if hard_stop:
         refusals.append(Reason(code="device_restriction", message=rules.device_restriction.message))
+
+    # A condition that allows devices once declared: as binding as the hard stop until a
+    # manager records the declaration, and then the reason the loan may go out.
+    declared = []
+    if circumstances.declaration_required and not hard_stop:
+        if circumstances.declared:
+            declared = [Reason(code="declaration_recorded", message=DECLARATION_RECORDED)]
+        else:
+            hard_stop = True
+            refusals.append(Reason(code="declaration_missing", message=DECLARATION_MISSING))
 
     if rules.recipient_active.enabled and not circumstances.recipient_active:
         refusals.append(Reason(code="recipient_closed", message=rules.recipient_active.message))
@@ -134,6 +149,7 @@ def decide(circumstances: Circumstances, kind: str, policy: Policy) -> Decision:
             policy_version=policy.version,
             overridable=not hard_stop,
         )
+    support = declared + support
     if not support and not concerns:
         # Only when the need rule is off: an eligible decision still says why.
         support = [Reason(code="checks_passed", message="Meets every rule of the policy")]

@@ -15,7 +15,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter, RawBo
 from sqlmodel import Session
 
 from inventory import service
-from inventory.models import Device, DeviceKind, DeviceStatus
+from inventory.models import PLAN_KINDS, Device, DeviceKind, DeviceStatus
 from inventory.schemas import (
     MAX_OFFSET,
     DeviceCreate,
@@ -27,6 +27,8 @@ from inventory.schemas import (
     LocationCreate,
     LocationRead,
     Page,
+    PlanChangeRead,
+    PlanRenewal,
     StatusChange,
     WipeCreate,
 )
@@ -103,6 +105,9 @@ class DeviceController(Controller):
             {"method": w.method, "account_lock_removed": w.account_lock_removed,
              "performed_by": w.performed_by, "performed_at": w.performed_at, "notes": w.notes}
             for w in service.list_wipes(db_session, device)]
+        detail["plan_changes"] = [service.plan_change_row(change) for change
+                                  in service.list_plan_changes(db_session, device)
+                                  ] if device.kind in PLAN_KINDS else []
         detail.update(device_extras(db_session, device))
         return detail
 
@@ -124,3 +129,10 @@ class DeviceController(Controller):
                            asset_tag: FromPath[str], data: JSONBody[WipeCreate]) -> DeviceRead:
         device = service.record_wipe(db_session, asset_tag, data, request.user.email)
         return DeviceRead(**service.device_row(db_session, device))
+
+    @post("/{asset_tag:str}/plan", sync_to_thread=True, status_code=201)
+    def renew_device_plan(self, db_session: DbSession, request: Request,
+                          asset_tag: FromPath[str], data: JSONBody[PlanRenewal]
+                          ) -> PlanChangeRead:
+        change = service.renew_plan(db_session, asset_tag, data, request.user.email)
+        return PlanChangeRead(**service.plan_change_row(change))

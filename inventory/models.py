@@ -24,6 +24,18 @@ class DeviceStatus(StrEnum):
     retired = "retired"
 
 
+class DeviceSource(StrEnum):
+    """Where a device came from: bought, given, or lent by a partner organisation."""
+
+    purchased = "purchased"
+    donated = "donated"
+    partner = "partner"
+
+
+# Kinds that carry their own data plan, whose end bounds a loan.
+PLAN_KINDS = ("sim", "hotspot")
+
+
 class WipeMethod(StrEnum):
     factory_reset = "factory_reset"
     nist_clear = "nist_clear"
@@ -109,6 +121,9 @@ class Device(SQLModel, table=True):
     status: str = Field(default=DeviceStatus.available.value, max_length=16)
     notes: str = Field(default="", max_length=2000)
     labelled_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    source: str = Field(default=DeviceSource.purchased.value, max_length=10)
+    # The donor or partner, for devices not bought.
+    source_name: str | None = Field(default=None, max_length=120)
 
 
 class TagSequence(SQLModel, table=True):
@@ -131,4 +146,20 @@ class Wipe(SQLModel, table=True):
     account_lock_removed: bool | None = None
     performed_by: str = Field(max_length=254)
     performed_at: datetime = Field(sa_type=DateTime(timezone=True))
+    notes: str = Field(default="", max_length=2000)
+
+
+class PlanChange(SQLModel, table=True):
+    """A renewal or top-up of a device's data plan: its history, and what data cost."""
+
+    __tablename__ = "plan_changes"
+
+    id: int | None = Field(default=None, primary_key=True)
+    device_id: int = Field(foreign_key="devices.id", index=True)
+    starts_on: date | None = None
+    ends_on: date
+    allowance_gb: float | None = None
+    cost_pence: int | None = None
+    recorded_by: str = Field(max_length=254)
+    recorded_at: datetime = Field(sa_type=DateTime(timezone=True), index=True)
     notes: str = Field(default="", max_length=2000)

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Generic, TypeVar
 import phonenumbers
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from inventory.models import DeviceKind, DeviceStatus, WipeMethod
+from inventory.models import DeviceKind, DeviceSource, DeviceStatus, WipeMethod
 
 # The furthest a list may be paged: a database driver overflows past 2**63, and no table
 # here holds more rows than an id can count.
@@ -75,7 +75,8 @@ def normalise_uk_mobile(value: str) -> str:
 
 _OPTIONAL_FIELDS = frozenset({
     "asset_tag", "serial_number", "imei", "imei2", "iccid", "msisdn", "network",
-    "plan_allowance_gb", "plan_starts_on", "plan_ends_on", "purchased_on", "purchase_cost"})
+    "plan_allowance_gb", "plan_starts_on", "plan_ends_on", "purchased_on", "purchase_cost",
+    "source_name"})
 
 
 def _blanks_to_none(data: Any) -> Any:
@@ -175,8 +176,17 @@ class DeviceFields(BaseModel):
     purchase_cost: Decimal | None = Field(default=None, ge=0, le=1_000_000, decimal_places=2)
     condition: Condition = "A"
     notes: str = Field(default="", max_length=2000)
+    source: DeviceSource = Field(default=DeviceSource.purchased,
+                                 description="purchased, donated or partner")
+    source_name: str | None = Field(default=None, max_length=120,
+                                    description="the donor or partner, for devices not bought")
 
     _blanks = model_validator(mode="before")(_blanks_to_none)
+
+    @field_validator("source", mode="before")
+    @classmethod
+    def _blank_source(cls, value: Any) -> Any:
+        return DeviceSource.purchased if isinstance(value, str) and not value.strip() else value
 
     @model_validator(mode="after")
     def _plan_dates_in_order(self) -> "DeviceFields":
@@ -226,6 +236,8 @@ class DeviceUpdate(BaseModel):
     purchase_cost: Decimal | None = Field(default=None, ge=0, le=1_000_000, decimal_places=2)
     condition: Condition | None = None
     notes: str | None = Field(default=None, max_length=2000)
+    source: DeviceSource | None = None
+    source_name: str | None = Field(default=None, max_length=120)
 
     _blanks = model_validator(mode="before")(_blanks_to_none)
 
@@ -268,6 +280,38 @@ class DeviceRead(ReadModel):
     condition: str
     notes: str
     labelled_at: datetime | None
+    source: str = Field(description="purchased, donated or partner")
+    source_name: str | None = Field(description="the donor or partner")
+
+
+class PlanRenewal(BaseModel):
+    """A renewal or top-up of a SIM's or hotspot's data plan."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    ends_on: date = Field(description="the plan's new last day")
+    starts_on: date | None = Field(default=None, description="default: unchanged")
+    allowance_gb: float | None = Field(default=None, ge=0, le=100_000,
+                                       description="default: unchanged")
+    cost: Decimal | None = Field(default=None, ge=0, le=1_000_000, decimal_places=2,
+                                 description="what the renewal cost, in pounds")
+    notes: str = Field(default="", max_length=2000)
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> "PlanRenewal":
+        if self.starts_on and self.ends_on < self.starts_on:
+            raise ValueError("ends_on: the plan cannot end before it starts")
+        return self
+
+
+class PlanChangeRead(ReadModel):
+    starts_on: date | None
+    ends_on: date
+    allowance_gb: float | None
+    cost: Decimal | None
+    recorded_by: str
+    recorded_at: datetime
+    notes: str
 
 
 class WipeRead(ReadModel):
@@ -286,6 +330,8 @@ class DeviceDetail(DeviceRead):
     model_config = ConfigDict(extra="allow")
 
     wipes: list[WipeRead]
+    plan_changes: list[PlanChangeRead] = Field(
+        default_factory=list, description="renewals and top-ups of the data plan, newest first")
 
 
 class DeviceFilter(BaseModel):

@@ -22,13 +22,23 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from inventory.bulk import cycle_collection_paused, insert_rows
-from inventory.models import TRANSITIONS, Device, DeviceStatus, Location, TagSequence, Wipe
+from inventory.models import (
+    PLAN_KINDS,
+    TRANSITIONS,
+    Device,
+    DeviceStatus,
+    Location,
+    PlanChange,
+    TagSequence,
+    Wipe,
+)
 from inventory.schemas import (
     WEEKDAYS,
     DeviceCreate,
     DeviceFilter,
     DeviceUpdate,
     LocationCreate,
+    PlanRenewal,
     StatusChange,
     WipeCreate,
     split_field,
@@ -207,6 +217,8 @@ _DEVICE_COLUMNS = (
     Device.condition,
     Device.notes,
     Device.labelled_at,
+    Device.source,
+    Device.source_name,
 )
 
 
@@ -325,7 +337,7 @@ def _device_values(data: DeviceCreate | DeviceUpdate, fields: set[str]) -> dict[
     if "purchase_cost" in values:
         cost = values.pop("purchase_cost")
         values["purchase_cost_pence"] = None if cost is None else int(cost * 100)
-    for name in ("kind",):
+    for name in ("kind", "source"):
         if name in values and values[name] is not None:
             values[name] = values[name].value
     return values
@@ -354,7 +366,7 @@ def update_device(session: Session, asset_tag: str, data: DeviceUpdate) -> Devic
     device = get_device(session, asset_tag)
     sent = data.model_fields_set
     values = _device_values(data, sent)
-    for required in ("make", "model", "condition"):
+    for required in ("make", "model", "condition", "source"):
         if required in values and values[required] is None:
             raise Invalid(f"{required} cannot be empty", required)
     _check_unique_identifiers(session, values, device.id)
@@ -410,6 +422,47 @@ def record_wipe(session: Session, asset_tag: str, wipe: WipeCreate, performed_by
                      performed_at=datetime.now(UTC), notes=wipe.notes))
     _commit(session)
     return device
+
+
+def renew_plan(session: Session, asset_tag: str, renewal: PlanRenewal, recorded_by: str,
+               now: datetime | None = None) -> PlanChange:
+    """A SIM's or hotspot's plan renewed or topped up: the device takes the new end date
+    (and allowance, when given), and the change is kept with its cost."""
+    device = get_device(session, asset_tag)
+    if device.kind not in PLAN_KINDS:
+        raise Invalid(f"device {device.asset_tag} is a {device.kind}: only SIMs and hotspots "
+                      "have a data plan here", "asset_tag")
+    starts_on = renewal.starts_on or device.plan_starts_on
+    if starts_on and renewal.ends_on < starts_on:
+        raise Invalid(f"the plan started on {starts_on.isoformat()}; it cannot end before",
+                      "ends_on")
+    change = PlanChange(
+        device_id=device.id, starts_on=renewal.starts_on, ends_on=renewal.ends_on,
+        allowance_gb=renewal.allowance_gb,
+        cost_pence=None if renewal.cost is None else int(renewal.cost * 100),
+        recorded_by=recorded_by, recorded_at=now or datetime.now(UTC), notes=renewal.notes)
+    device.plan_ends_on = renewal.ends_on
+    if renewal.starts_on:
+        device.plan_starts_on = renewal.starts_on
+    if renewal.allowance_gb is not None:
+        device.plan_allowance_gb = renewal.allowance_gb
+    session.add(change)
+    _commit(session)
+    return change
+
+
+def plan_change_row(change: PlanChange) -> dict[str, Any]:
+    return {"starts_on": change.starts_on, "ends_on": change.ends_on,
+            "allowance_gb": change.allowance_gb,
+            "cost": None if change.cost_pence is None else Decimal(change.cost_pence) / 100,
+            "recorded_by": change.recorded_by, "recorded_at": change.recorded_at,
+            "notes": change.notes}
+
+
+def list_plan_changes(session: Session, device: Device) -> Sequence[PlanChange]:
+    return session.scalars(
+        select(PlanChange).where(PlanChange.device_id == device.id)
+        .order_by(PlanChange.recorded_at.desc(), PlanChange.id.desc())).all()
 
 
 def list_wipes(session: Session, device: Device) -> Sequence[Wipe]:

@@ -23,10 +23,10 @@ from inventory.schemas import DeviceDetail, ReadModel
 from lending.audit import service as audit
 from lending.audit.service import record_read
 from lending.decisions.schemas import DecisionRead
-from lending.decisions.service import decisions_of
+from lending.decisions.service import decisions_of, declarations_of
 from lending.loans import service as loans
 from lending.loans.schemas import LoanRead
-from lending.recipients.schemas import RecipientRead
+from lending.recipients.schemas import DeclarationRead, RecipientRead
 from lending.recipients.service import get_recipient, recipient_row
 from lending.waitlist.schemas import WaitlistRequestRead
 from lending.waitlist.service import requests_of
@@ -53,6 +53,7 @@ class RecipientDetail(RecipientRead):
     loans: list[LoanRead]
     decisions: list[DecisionRead]
     requests: list[WaitlistRequestRead]
+    declarations: list[DeclarationRead] = []
 
 
 def device_extras(db_session: Session, device: Device, zone: ZoneInfo) -> dict[str, Any]:
@@ -75,6 +76,7 @@ def recipient_detail(session: Session, recipient_id: int, today: date) -> dict[s
     detail["loans"] = loans.loans_of(session, recipient.id, today)
     detail["decisions"] = decisions_of(session, recipient.id)
     detail["requests"] = requests_of(session, recipient.id)
+    detail["declarations"] = declarations_of(session, recipient)
     record_read(session, "recipient", recipient.id)
     return detail
 

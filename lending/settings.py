@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     # Texts are sent only inside these local hours, never on Sundays or bank holidays.
     quiet_hours: str = "09:00-20:00"
     policy_file: str = ""
+    # The starter sheet's resources (TOML); empty: the packaged neutral defaults.
+    starter_sheet_file: str = ""
     max_body_bytes: int = 5 * 1024 * 1024
     # How long an instance trusts a token it has just looked up; a revocation made through
     # another instance takes effect within this many seconds (0: look up every request).

@@ -24,8 +24,8 @@ from lending.db import MAX_ID
 from lending.decisions.models import EligibilityDecision
 from lending.decisions.schemas import OverrideCreate
 from lending.loans.models import Loan, LoanStatus
-from lending.recipients.models import Recipient, RecipientStatus
-from lending.recipients.service import get_recipient
+from lending.recipients.models import Declaration, Recipient, RecipientStatus, Restriction
+from lending.recipients.service import declaration_row, get_recipient
 from lending.vouchers.models import Voucher
 
 # An override made ahead of an issue stands this long, and for one loan.
@@ -95,9 +95,12 @@ def circumstances_of(session: Session, recipient: Recipient, today: date, zone: 
             last_lost_at = lost_at
     for kind in also_active:
         by_kind[kind] = by_kind.get(kind, 0) + 1
+    declaration_required = recipient.restriction == Restriction.declared_only
+    declared = declaration_required and unused_declaration(session, recipient.id) is not None
     return Circumstances(
         facts=recipient.facts, recipient_active=recipient.status == RecipientStatus.active,
         device_restriction=recipient.device_restriction, active_loans_by_kind=by_kind,
+        declaration_required=declaration_required, declared=declared,
         overdue_loans=overdue,
         last_lost_on=last_lost_at.astimezone(zone).date() if last_lost_at else None,
         today=today)
@@ -107,6 +110,30 @@ _VOUCHERS_GIVEN_SINCE = (
     select(func.count()).select_from(Voucher)
     .where(Voucher.recipient_id == bindparam("recipient_id"),
            Voucher.issued_at >= bindparam("since")))
+
+
+def unused_declaration(session: Session, recipient_id: int) -> Declaration | None:
+    """The newest declaration no loan has used yet: each declaration covers one loan (a
+    phone and the SIM lent with it count as one)."""
+    used = select(Loan.id).where(Loan.declaration_id == Declaration.id).exists()
+    return session.scalar(select(Declaration).where(
+        Declaration.recipient_id == recipient_id, ~used)
+        .order_by(Declaration.id.desc()).limit(1))
+
+
+def declarations_of(session: Session, recipient: Recipient) -> list[dict[str, Any]]:
+    """A recipient's declarations, newest first, with the loan each was used for. Read
+    only under declared_only, the one condition that needs them."""
+    if recipient.restriction != Restriction.declared_only:
+        return []
+    rows = session.execute(
+        select(Declaration, Loan.id).outerjoin(Loan, Loan.declaration_id == Declaration.id)
+        .where(Declaration.recipient_id == recipient.id)
+        .order_by(Declaration.id.desc(), Loan.id)).all()
+    seen: dict[int, dict[str, Any]] = {}
+    for declaration, loan_id in rows:
+        seen.setdefault(declaration.id, declaration_row(declaration, loan_id))
+    return list(seen.values())
 
 
 def eligibility_of(session: Session, recipient: Recipient, kind: str, policy: Policy,
@@ -140,7 +167,8 @@ def decision_body(decision: Decision) -> dict[str, Any]:
 
 def _concerns(decision: Decision) -> set[str]:
     """The codes that stand in the way: what an override has to have seen."""
-    return {r.code for r in decision.reasons if r.code not in ("need_shown", "checks_passed")}
+    return {r.code for r in decision.reasons if r.code not in ("need_shown", "checks_passed",
+                                                             "declaration_recorded")}
 
 
 def lock_recipient(session: Session, recipient_id: int, field: str = "id",

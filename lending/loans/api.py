@@ -83,9 +83,14 @@ class LoanController(Controller):
         return service.loan_view(db_session, loan, state.settings.today())
 
     @get("/{loan_id:int}/agreement.pdf", sync_to_thread=True, media_type="application/pdf")
-    def get_loan_agreement(self, db_session: DbSession, state: State, loan_id: FromPath[int]
+    def get_loan_agreement(self, db_session: DbSession, state: State, loan_id: FromPath[int],
+                           easy_read: FromQuery[bool | None] = None,
+                           language: FromQuery[Literal["en", "cy"] | None] = None
                            ) -> Response[bytes]:
+        """With the starter sheet; in the recipient's language and layout unless asked."""
         pdf = service.agreement_of(db_session, loan_id, state.settings.organisation,
-                                   state.settings.zone, state.settings.today())
+                                   state.settings.zone, state.settings.today(),
+                                   easy_read=easy_read, language=language,
+                                   resources_file=state.settings.starter_sheet_file)
         return Response(pdf, media_type="application/pdf", headers={
             "Content-Disposition": f'inline; filename="loan-{loan_id}-agreement.pdf"'})

@@ -19,6 +19,21 @@ class LoanStatus(StrEnum):
     lost = "lost"
 
 
+class Purpose(StrEnum):
+    """What a loan is for, chosen at the desk; a return says which of these it helped with."""
+
+    learning = "learning"
+    work = "work"
+    health = "health"
+    family = "family"
+    services = "services"
+    other = "other"
+
+
+# What a return may say it helped with: the purposes, or nothing.
+NOTHING = "nothing"
+
+
 class Loan(SQLModel, table=True):
     __tablename__ = "loans"
     __table_args__ = (
@@ -60,6 +75,20 @@ class Loan(SQLModel, table=True):
     police_reference: str | None = Field(default=None, max_length=40)
     lost_notes: str = Field(default="", max_length=2000)
     found_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    purposes: list[str] = Field(default_factory=list, sa_type=JSON)
+    # Recorded at the return: the purposes it helped with, or ["nothing"]; None unasked.
+    helped_with: list[str] | None = Field(default=None, sa_type=JSON(none_as_null=True))
+    # The policy's question: would they like help to use the device (None: not asked).
+    wants_skills_help: bool | None = None
+    # The declaration a loan under a declared_only condition rests on.
+    declaration_id: int | None = Field(default=None, foreign_key="declarations.id")
+    # The survey after the return: how much it helped, 1 to 5.
+    survey_answer: int | None = None
+    survey_answered_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    survey_clarified: bool = False
+    # The recipient asked for more time (a MORE reply), not yet dealt with.
+    more_time_requested_at: datetime | None = Field(default=None,
+                                                    sa_type=DateTime(timezone=True))
 
     # What a loan is shown with; assigned when issuing, so that the answer needs no query.
     device: Device = Relationship()

@@ -7,9 +7,27 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 
 from inventory.schemas import Condition, ReadModel
 from lending.db import MAX_ID
+from lending.loans.models import NOTHING, Purpose
 
 Accessory = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
                                              max_length=60)]
+
+
+def _distinct(items: list) -> list:
+    return list(dict.fromkeys(items))
+
+
+def _helped_with(items: list[str] | None) -> list[str] | None:
+    if items is None:
+        return None
+    items = _distinct([item.strip().lower() for item in items])
+    allowed = [purpose.value for purpose in Purpose] + [NOTHING]
+    unknown = [item for item in items if item not in allowed]
+    if unknown:
+        raise ValueError(f"{unknown[0]!r} is not a purpose: use {', '.join(allowed)}")
+    if NOTHING in items and len(items) > 1:
+        raise ValueError(f"{NOTHING!r} stands alone")
+    return items
 
 
 def _unique(items: list[str]) -> list[str]:
@@ -34,8 +52,14 @@ class LoanCreate(BaseModel):
     override_reason: str | None = Field(
         default=None, min_length=10, max_length=2000,
         description="a manager overriding an ineligible or needs_review outcome")
+    purposes: list[Purpose] = Field(
+        default_factory=list, max_length=6,
+        description="what it is for: learning, work, health, family, services, other")
+    wants_skills_help: bool | None = Field(
+        default=None, description="they would like help to use the device")
 
     _accessories = field_validator("accessories")(_unique)
+    _purposes = field_validator("purposes")(_distinct)
 
     @field_validator("sim_tag", "override_reason", mode="before")
     @classmethod
@@ -55,8 +79,12 @@ class ReturnLoan(BaseModel):
     condition: Condition = Field(description="A (as new) to D (needs repair)")
     missing_accessories: list[Accessory] = Field(default_factory=list, max_length=20)
     notes: str = Field(default="", max_length=2000)
+    helped_with: list[str] | None = Field(
+        default=None, max_length=7,
+        description="what it helped with: purposes, or [\"nothing\"]; left out if not asked")
 
     _missing = field_validator("missing_accessories")(_unique)
+    _helped = field_validator("helped_with")(_helped_with)
 
 
 class LoseLoan(BaseModel):
@@ -100,6 +128,16 @@ class LoanRead(ReadModel):
     agreement_accepted_at: datetime
     location: str = Field(description="the recipient's home location code")
     overdue: bool
+    purposes: list[str] = Field(description="what it is for, chosen at the desk")
+    helped_with: list[str] | None = Field(
+        description="recorded at the return: the purposes it helped with, or nothing")
+    wants_skills_help: bool | None = Field(
+        description="they would like help to use the device (null: not asked)")
+    declaration_id: int | None = Field(
+        description="the declaration a loan under a declared_only condition rests on")
+    survey_answer: int | None = Field(description="after the return: how much it helped, 1-5")
+    more_time_requested_at: datetime | None = Field(
+        description="the recipient asked for more time by text, not yet dealt with")
 
 
 class IssuedLoan(LoanRead):

@@ -15,7 +15,7 @@ from sqlmodel import Session
 
 from eligibility import Policy
 from inventory import service as inventory
-from inventory.models import Device, DeviceKind, DeviceStatus, Location
+from inventory.models import PLAN_KINDS, Device, DeviceKind, DeviceStatus, Location
 from inventory.schemas import StatusChange
 from inventory.service import Conflict, Invalid, NotFound, move_device, normalise_tag
 from lending.accounts.models import User
@@ -31,11 +31,13 @@ from lending.decisions.service import (
     lock_statement,
     refusal_message,
     standing_override,
+    unused_declaration,
 )
 from lending.loans.calendar import is_open, next_open_day
 from lending.loans.models import Loan, LoanStatus
 from lending.loans.schemas import FoundDevice, LoanCreate, LoseLoan, RenewLoan, ReturnLoan
-from lending.recipients.models import Recipient
+from lending.recipients.models import Declaration, Recipient, Restriction
+from lending.recipients.service import declaration_row
 from lending.waitlist import service as waitlist
 from lending.waitlist.models import OPEN_STATUSES, RequestStatus, WaitlistRequest
 
@@ -66,6 +68,8 @@ _LOAN_COLUMNS = (
     Loan.with_loan_id, Loan.returned_at, Loan.returned_condition, Loan.missing_accessories,
     Loan.return_notes, Loan.lost_at, Loan.stolen, Loan.police_reference, Loan.lost_notes,
     Loan.found_at, Loan.agreement_accepted_at, Location.code.label("location"),
+    Loan.purposes, Loan.helped_with, Loan.wants_skills_help, Loan.declaration_id,
+    Loan.survey_answer, Loan.more_time_requested_at,
 )
 
 
@@ -121,6 +125,9 @@ def list_loans(session: Session, today: date, status: str | None = None,
         conditions += [Loan.status == LoanStatus.active.value, Loan.due_on < today]
     elif status == "active":
         conditions += [Loan.status == LoanStatus.active.value, Loan.due_on >= today]
+    elif status == "more_time":
+        conditions += [Loan.status == LoanStatus.active.value,
+                       Loan.more_time_requested_at.is_not(None)]
     elif status:
         conditions.append(Loan.status == LoanStatus(status).value)
     if recipient_id is not None:
@@ -140,14 +147,24 @@ def list_loans(session: Session, today: date, status: str | None = None,
 
 
 def agreement_of(session: Session, loan_id: int, organisation: str, zone: ZoneInfo,
-                 today: date) -> bytes:
-    """The signed loan agreement as a PDF; it names the recipient, so reading it is logged."""
-    from lending.loans.agreement import agreement_pdf
+                 today: date, easy_read: bool | None = None, language: str | None = None,
+                 resources_file: str = "") -> bytes:
+    """The signed loan agreement, with the starter sheet, as a PDF: in the recipient's
+    language and, if they asked for it (or `easy_read` says so), easy read. It names the
+    recipient, so reading it is logged."""
+    from lending.loans.agreement import agreement_pdf, load_resources
 
     loan = get_loan(session, loan_id)
     row = loan_row(session, loan_id, today)
     serial = session.scalar(select(Device.serial_number).where(Device.id == loan.device_id))
-    pdf = agreement_pdf(row, organisation, serial, loan.issued_at.astimezone(zone).date())
+    recipient = session.get(Recipient, loan.recipient_id)
+    declaration = session.get(Declaration, loan.declaration_id) if loan.declaration_id else None
+    pdf = agreement_pdf(
+        row, organisation, serial, loan.issued_at.astimezone(zone).date(),
+        language=language or recipient.language,
+        easy_read=recipient.easy_read if easy_read is None else easy_read,
+        declaration=declaration_row(declaration) if declaration else None,
+        resources=load_resources(resources_file))
     record_read(session, "recipient", loan.recipient_id, {"what": "agreement",
                                                           "loan_id": loan.id})
     return pdf
@@ -203,6 +220,20 @@ def _checked_due_on(wanted: date | None, latest: date, location: Location, today
                       f"the next open day is {next_open_day(location, wanted).isoformat()}",
                       "due_on")
     return wanted
+
+
+def check_plan_lasts(device: Device, due_on: date, today: date) -> None:
+    """A SIM or hotspot is lent only while its data plan lasts: connectivity that ends
+    before the loan does is no loan at all. Names `due_on`, with the plan's last day."""
+    ends = device.plan_ends_on
+    if device.kind not in PLAN_KINDS or ends is None or ends >= due_on:
+        return
+    if ends < today:
+        raise Invalid(f"the data plan of {device.asset_tag} ended on {ends.isoformat()}: "
+                      "renew the plan first", "due_on")
+    raise Invalid(f"the data plan of {device.asset_tag} ends on {ends.isoformat()}, before "
+                  f"the due date {due_on.isoformat()}: lend it until {ends.isoformat()}, or "
+                  "renew the plan first", "due_on")
 
 
 # --- issuing ------------------------------------------------------------------------------
@@ -288,6 +319,8 @@ def issue_loan(session: Session, data: LoanCreate, policy: Policy, zone: ZoneInf
     due_dates = {device.id: _checked_due_on(
         data.due_on, policy_due_on(policy, device.kind, home, today), home, today)
         for device in devices.values()}
+    for device in devices.values():
+        check_plan_lasts(device, due_dates[device.id], today)
 
     plan = [(main, ())] + ([(sim, (main.kind,))] if sim else [])
     approved = []
@@ -315,12 +348,17 @@ def issue_loan(session: Session, data: LoanCreate, policy: Policy, zone: ZoneInf
     # Read before anything is added, so that the reads do not flush half a loan.
     requests = waitlist.open_requests(session, recipient.id, [d.kind for d, *_ in approved]
                                       ) if waiting else []
+    declaration = (unused_declaration(session, recipient.id)
+                   if recipient.restriction == Restriction.declared_only else None)
     loans: list[Loan] = []
     for device, record, ahead in approved:
         loan = Loan(device=device, recipient=recipient, issued_at=now,
                     issued_by=session.info.get("actor", "system"), due_on=due_dates[device.id],
                     accessories=list(data.accessories) if device is main else [],
-                    agreement_accepted_at=now, with_loan=loans[0] if loans else None)
+                    agreement_accepted_at=now, with_loan=loans[0] if loans else None,
+                    purposes=[purpose.value for purpose in data.purposes],
+                    wants_skills_help=data.wants_skills_help,
+                    declaration_id=declaration.id if declaration else None)
         move_device(device, DeviceStatus.on_loan)
         session.add(loan)
         record.loan = loan
@@ -372,10 +410,70 @@ def renew_loan(session: Session, loan_id: int, data: RenewLoan, policy: Policy,
     home = session.scalar(select(Location).join(Recipient, Recipient.location_id == Location.id)
                           .where(Recipient.id == loan.recipient_id))
     latest = policy_due_on(policy, device.kind, home, max(loan.due_on, today))
-    loan.due_on = _checked_due_on(data.due_on, latest, home, today, after=loan.due_on)
+    due_on = _checked_due_on(data.due_on, latest, home, today, after=loan.due_on)
+    check_plan_lasts(device, due_on, today)
+    loan.due_on = due_on
     loan.renewals += 1
+    # A renewal answers any request for more time.
+    loan.more_time_requested_at = None
     session.commit()
     return loan
+
+
+# --- after the return: the survey; before it: asking for more time -------------------------
+
+SURVEY_SCALE = range(1, 6)
+
+
+def survey_score(text: str) -> int | None:
+    """A reply's answer to "how much did it help, 1 to 5": the one digit it holds, with any
+    spaces or punctuation around it; None for anything else."""
+    core = "".join(char for char in text if char.isalnum())
+    return int(core) if core.isdigit() and int(core) in SURVEY_SCALE else None
+
+
+def record_survey_answer(session: Session, loan_id: int, text: str,
+                         now: datetime | None = None) -> bool:
+    """Stores a reply to the survey sent after a return. Returns whether a clarification
+    is due: True once only, for the first reply out of range; never after an answer."""
+    loan = get_loan(session, loan_id, lock=True)
+    if loan.survey_answer is not None:
+        session.rollback()
+        return False
+    score = survey_score(text)
+    if score is not None:
+        loan.survey_answer = score
+        loan.survey_answered_at = _now(now)
+        session.commit()
+        return False
+    if loan.survey_clarified:
+        session.rollback()
+        return False
+    loan.survey_clarified = True
+    session.commit()
+    return True
+
+
+def request_more_time(session: Session, loan_id: int, now: datetime | None = None) -> Loan:
+    """The recipient asked for more time (a MORE reply): staff see it on the desk and the
+    loan until it is dealt with. Only an active loan can be given more time."""
+    loan = get_loan(session, loan_id, lock=True)
+    _active(loan)
+    if loan.more_time_requested_at is None:
+        loan.more_time_requested_at = _now(now)
+    session.commit()
+    return loan
+
+
+def renew_on_request(session: Session, loan_id: int, policy: Policy, zone: ZoneInfo,
+                     now: datetime | None = None) -> Loan:
+    """One click: renews within the policy (as `renew_loan`) and closes the request. A
+    refusal leaves the request standing and raises as `renew_loan` does."""
+    try:
+        return renew_loan(session, loan_id, RenewLoan(), policy, zone, now)
+    except Exception:
+        session.rollback()
+        raise
 
 
 def _lock_loan_and_device(session: Session, loan_id: int) -> tuple[Loan, Device]:
@@ -413,6 +511,8 @@ def return_loan(session: Session, loan_id: int, data: ReturnLoan,
     loan.returned_condition = data.condition
     loan.missing_accessories = [handed_over[item.casefold()] for item in data.missing_accessories]
     loan.return_notes = data.notes
+    if data.helped_with is not None:
+        loan.helped_with = data.helped_with
     session.commit()
     return loan
 

@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from inventory import service as inventory
 from inventory.api import DbSession, DeviceExtras
-from inventory.models import TRANSITIONS, Device, DeviceStatus
+from inventory.models import PLAN_KINDS, TRANSITIONS, Device, DeviceStatus
 from inventory.schemas import DeviceCreate, DeviceFilter, DeviceUpdate, StatusChange, WipeCreate
 from inventory.service import ImportRejected, NotFound
 from lending.loans import service as loans
@@ -143,6 +143,9 @@ class DevicePages(Controller):
                                                    status=RecipientStatus.active, limit=10)
         return render(request, "device.html", status_code=status_code, device=row,
                       wipes=inventory.list_wipes(db_session, device), loan=extras["loan"],
+                      plan_changes=[inventory.plan_change_row(change) for change
+                                    in inventory.list_plan_changes(db_session, device)]
+                      if device.kind in PLAN_KINDS else [],
                       history=[{"at": e["at"], "actor": e["actor"],
                                 "text": history_line(e)} for e in extras["history"]],
                       moves=moves, recipient_q=recipient_q, matches=matches,

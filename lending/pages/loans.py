@@ -58,7 +58,8 @@ class IssuePages(Controller):
                       recipient=recipients.recipient_row(db_session, recipient),
                       decision=decision,
                       loan_days=state.policy.loan_period_days(device.kind),
-                      takes_sim=device.kind in loans.SIM_CARRIERS, **context)
+                      takes_sim=device.kind in loans.SIM_CARRIERS,
+                      skills_question=state.policy.skills_question, **context)
 
     def _check_page(self, request: Request, db_session: Session, device: Device,
                     values: dict[str, Any], problems: dict[str, str] | None = None
@@ -128,6 +129,9 @@ class IssuePages(Controller):
         values = form_fields(data, ("recipient_id", "due_on", "sim_tag", "override_reason"))
         values["asset_tag"] = device.asset_tag
         values["accessories"] = split_list(data.get("accessories"))
+        values["purposes"] = as_list(data.get("purposes"))
+        if data.get("wants_skills_help") in ("yes", "no"):
+            values["wants_skills_help"] = data.get("wants_skills_help") == "yes"
         values["agreement_accepted"] = data.get("agreement_accepted") == "yes"
         if data.get("confirm") != "yes":
             return self._check_page(request, db_session, device, values)
@@ -194,6 +198,8 @@ class LoanPages(Controller):
                     data: Form) -> Response:
         values = form_fields(data, ("condition", "notes"))
         values["missing_accessories"] = as_list(data.get("missing_accessories"))
+        if as_list(data.get("helped_with")):
+            values["helped_with"] = as_list(data.get("helped_with"))
         try:
             loan = loans.return_loan(db_session, loan_id, ReturnLoan.model_validate(values))
         except FORM_ERRORS as error:

@@ -76,6 +76,9 @@ class RecipientPages(Controller):
         questions = request.app.state.policy.questions
         values = form_fields(data, ("name", "mobile", "language", "location", "reference"))
         values["device_restriction"] = data.get("device_restriction") == "yes"
+        if data.get("declared_only") == "yes" and not values["device_restriction"]:
+            values["restriction"] = "declared_only"
+        values["easy_read"] = data.get("easy_read") == "yes"
         values["sms_opt_out"] = data.get("sms_opt_out") == "yes"
         values["facts"] = _facts_from(data, questions)
         try:

@@ -37,6 +37,7 @@ from lending.pages.wording import (
     CONDITIONS,
     KIND_LABELS,
     LABEL_TEMPLATES,
+    PURPOSES,
     STATUS_LABELS,
     WIPE_METHODS,
 )
@@ -216,7 +217,7 @@ def _filters(engine: JinjaTemplateEngine) -> None:
                        CONDITIONS=CONDITIONS, WIPE_METHODS=WIPE_METHODS,
                        DEVICE_STATUSES=[s.value for s in DeviceStatus],
                        DEVICE_KINDS=[k.value for k in DeviceKind],
-                       LABEL_TEMPLATES=LABEL_TEMPLATES)
+                       LABEL_TEMPLATES=LABEL_TEMPLATES, PURPOSES=PURPOSES)
 
 
 def template_config() -> TemplateConfig:

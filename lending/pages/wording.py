@@ -24,6 +24,10 @@ KIND_LABELS = {"laptop": "Laptop", "phone": "Phone", "tablet": "Tablet", "sim": 
                "hotspot": "Hotspot", "data": "Data voucher"}
 CONDITIONS = {"A": "A: as new", "B": "B: light wear", "C": "C: worn but working",
               "D": "D: damaged, needs repair"}
+# What a loan is for, as the desk asks it (the values are the API's).
+PURPOSES = [("learning", "Learning"), ("work", "Work"), ("health", "Health"),
+            ("family", "Family and friends"), ("services", "Reaching services"),
+            ("other", "Something else")]
 WIPE_METHODS = {WipeMethod.factory_reset.value: "Factory reset",
                 WipeMethod.nist_clear.value: "Overwrite (NIST 800-88 Clear)",
                 WipeMethod.nist_purge.value: "Cryptographic erase (NIST 800-88 Purge)"}
@@ -38,4 +42,4 @@ MOVES = {
 DEVICE_FORM_FIELDS = tuple(DeviceCreate.model_fields)
 
 LOAN_TABS = (("active", "On time"), ("overdue", "Overdue"), ("returned", "Returned"),
-             ("lost", "Lost"), ("", "All"))
+             ("lost", "Lost"), ("more_time", "Asked for more time"), ("", "All"))

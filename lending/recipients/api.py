@@ -12,6 +12,8 @@ from inventory.schemas import Page
 from lending.recipients import service
 from lending.recipients.models import RecipientStatus
 from lending.recipients.schemas import (
+    DeclarationCreate,
+    DeclarationRead,
     RecipientCreate,
     RecipientRead,
     RecipientSummary,
@@ -51,3 +53,11 @@ class RecipientController(Controller):
             db_session, recipient_id, data, state.policy, request.user, state.settings.zone)
         return RecipientUpdated(**service.recipient_row(db_session, recipient),
                                 reviews=reviews)
+
+    @post("/{recipient_id:int}/declarations", sync_to_thread=True)
+    def record_declaration(self, db_session: DbSession, request: Request,
+                           recipient_id: FromPath[int], data: JSONBody[DeclarationCreate]
+                           ) -> DeclarationRead:
+        """Managers: a loan declared under a declared_only licence condition."""
+        declaration = service.record_declaration(db_session, recipient_id, data, request.user)
+        return DeclarationRead(**service.declaration_row(declaration))

@@ -1,12 +1,12 @@
 """API input and output for recipients."""
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from inventory.schemas import ReadModel, UkMobile
-from lending.recipients.models import Language, RecipientStatus
+from lending.recipients.models import Language, RecipientStatus, Restriction
 
 
 def _blank_to_none(value: Any) -> Any:
@@ -22,7 +22,12 @@ class RecipientCreate(BaseModel):
     location: str = Field(min_length=1, max_length=16, description="home location code")
     reference: str | None = Field(default=None, max_length=40, description="case reference")
     device_restriction: bool = Field(
-        default=False, description="a licence condition forbids internet-enabled devices")
+        default=False, description="a licence condition forbids internet-enabled devices: "
+        "the same as restriction no_devices")
+    restriction: Restriction | None = Field(
+        default=None, description="none, no_devices (a hard stop) or declared_only (a loan "
+        "needs a declaration recorded by a manager); default: from device_restriction")
+    easy_read: bool = Field(default=False, description="documents in an easy-read layout")
     sms_opt_out: bool = False
     facts: dict[str, Any] = Field(
         default_factory=dict, description="answers to the policy's questions, true or false")
@@ -41,12 +46,14 @@ class RecipientUpdate(BaseModel):
     location: str | None = Field(default=None, min_length=1, max_length=16)
     reference: str | None = Field(default=None, max_length=40)
     device_restriction: bool | None = None
+    restriction: Restriction | None = None
+    easy_read: bool | None = None
     sms_opt_out: bool | None = None
     status: RecipientStatus | None = None
     facts: dict[str, Any] | None = None
     reason: str | None = Field(
         default=None, max_length=2000,
-        description="why; required (from a manager) to clear device_restriction or reopen")
+        description="why; required (from a manager) to loosen a restriction or reopen")
 
     _blanks = field_validator("mobile", "reference", "reason", mode="before")(_blank_to_none)
 
@@ -61,6 +68,8 @@ class RecipientSummary(ReadModel):
     location: str
     reference: str | None
     device_restriction: bool
+    restriction: str = Field(description="none, no_devices or declared_only")
+    easy_read: bool
     sms_opt_out: bool
     status: str
     created_at: datetime
@@ -88,3 +97,25 @@ class RecipientUpdated(RecipientRead):
     """The recipient after a change, with the reviews of their open requests it made."""
 
     reviews: list[EligibilityReview] = Field(default_factory=list)
+
+
+class DeclarationCreate(BaseModel):
+    """A loan declared under a licence condition that allows devices once declared."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    declared_to: str = Field(min_length=1, max_length=200,
+                             description="to whom: the practitioner, by name or role")
+    declared_on: date = Field(description="when it was declared")
+    notes: str = Field(default="", max_length=2000)
+
+
+class DeclarationRead(ReadModel):
+    id: int
+    recipient_id: int
+    declared_to: str
+    declared_on: date
+    recorded_by: str
+    recorded_at: datetime
+    notes: str
+    loan_id: int | None = Field(description="the loan it was used for, once lent")

@@ -17,8 +17,14 @@ from lending.accounts.models import User
 from lending.accounts.service import require_manager
 from lending.audit.service import audit_reason, record_list_read
 from lending.db import get_row
-from lending.recipients.models import Recipient, RecipientStatus
-from lending.recipients.schemas import RecipientCreate, RecipientUpdate
+from lending.recipients.models import (
+    RESTRICTION_ORDER,
+    Declaration,
+    Recipient,
+    RecipientStatus,
+    Restriction,
+)
+from lending.recipients.schemas import DeclarationCreate, RecipientCreate, RecipientUpdate
 
 # A change to what the policy decides on (facts, device_restriction, status) re-decides the
 # recipient's open waitlist requests in the same transaction; the waitlist, above this
@@ -45,18 +51,46 @@ def recipient_row(session: Session, recipient: Recipient,
             "language": recipient.language, "location": location_code,
             "reference": recipient.reference,
             "device_restriction": recipient.device_restriction,
+            "restriction": recipient.restriction, "easy_read": recipient.easy_read,
             "sms_opt_out": recipient.sms_opt_out, "status": recipient.status,
             "facts": recipient.facts, "created_at": recipient.created_at}
 
 
+def _restriction_asked(restriction: Restriction | None, device_restriction: bool | None,
+                       current: Restriction) -> Restriction:
+    """The restriction a create or an update asks for: `restriction` itself, or the older
+    flag (`device_restriction: true` is no_devices; false lifts only that stop)."""
+    if restriction is not None:
+        if device_restriction is not None and device_restriction != (
+                restriction == Restriction.no_devices):
+            raise Invalid(f"device_restriction {str(device_restriction).lower()} contradicts "
+                          f"restriction {restriction.value}", "restriction")
+        return restriction
+    if device_restriction:
+        return Restriction.no_devices
+    if device_restriction is False and current == Restriction.no_devices:
+        return Restriction.none
+    return current
+
+
+def _set_restriction(recipient: Recipient, restriction: Restriction) -> None:
+    recipient.restriction = restriction.value
+    recipient.device_restriction = restriction == Restriction.no_devices
+
+
 def create_recipient(session: Session, data: RecipientCreate, policy: Policy) -> Recipient:
+    restriction = _restriction_asked(
+        data.restriction,
+        data.device_restriction if "device_restriction" in data.model_fields_set else None,
+        Restriction.no_devices if data.device_restriction else Restriction.none)
     facts = checked_facts(data.facts, policy)
     location = get_location(session, data.location)
     recipient = Recipient(
         name=data.name, mobile=data.mobile, language=data.language.value,
         location_id=location.id, reference=data.reference,
-        device_restriction=data.device_restriction, sms_opt_out=data.sms_opt_out,
+        sms_opt_out=data.sms_opt_out, easy_read=data.easy_read,
         facts=facts, created_at=datetime.now(UTC))
+    _set_restriction(recipient, restriction)
     session.add(recipient)
     session.commit()
     return recipient
@@ -69,13 +103,15 @@ def get_recipient(session: Session, recipient_id: int, field: str = "id",
     return get_row(session, Recipient, recipient_id, "recipient", field, lock)
 
 
-def _lifts_safeguard(recipient: Recipient, data: RecipientUpdate) -> str | None:
-    """What, if anything, this update lifts that only a manager may: a licence condition's
-    stop on devices, or a closed record's closure."""
+def _lifts_safeguard(recipient: Recipient, data: RecipientUpdate,
+                     restriction: Restriction) -> str | None:
+    """What, if anything, this update lifts that only a manager may: a licence condition
+    moved to a less restrictive value, or a closed record's closure."""
     sent = data.model_fields_set
-    if "device_restriction" in sent and recipient.device_restriction \
-            and data.device_restriction is False:
-        return "clearing a device restriction"
+    current = Restriction(recipient.restriction)
+    if RESTRICTION_ORDER.index(restriction) > RESTRICTION_ORDER.index(current):
+        return ("clearing a device restriction" if current == Restriction.no_devices
+                else f"loosening a licence condition to {restriction.value}")
     if "status" in sent and recipient.status == RecipientStatus.closed \
             and data.status == RecipientStatus.active:
         return "reopening a closed record"
@@ -98,10 +134,14 @@ def update_recipient(session: Session, recipient_id: int, data: RecipientUpdate,
         raise Conflict("this record was pseudonymised when its retention period ended; it "
                        "can no longer be changed (record the person afresh)", "id")
     sent = data.model_fields_set
-    for required in ("name", "language", "device_restriction", "sms_opt_out", "status"):
+    for required in ("name", "language", "device_restriction", "restriction", "easy_read",
+                     "sms_opt_out", "status"):
         if required in sent and getattr(data, required) is None:
             raise Invalid(f"{required} cannot be empty", required)
-    lifted = _lifts_safeguard(recipient, data)
+    restriction = _restriction_asked(
+        data.restriction, data.device_restriction if "device_restriction" in sent else None,
+        Restriction(recipient.restriction))
+    lifted = _lifts_safeguard(recipient, data, restriction)
     if lifted:
         require_manager(actor, lifted, field="reason")
         if not data.reason:
@@ -120,14 +160,43 @@ def update_recipient(session: Session, recipient_id: int, data: RecipientUpdate,
         if not data.location:
             raise Invalid("location cannot be empty", "location")
         recipient.location_id = get_location(session, data.location).id
-    for name in ("name", "mobile", "reference", "device_restriction", "sms_opt_out"):
+    for name in ("name", "mobile", "reference", "easy_read", "sms_opt_out"):
         if name in sent:
             setattr(recipient, name, getattr(data, name))
+    if restriction != recipient.restriction:
+        _set_restriction(recipient, restriction)
     for name in ("language", "status"):
         if name in sent:
             setattr(recipient, name, getattr(data, name).value)
     session.commit()
     return recipient, session.info.pop(REVIEWS, [])
+
+
+# --- declarations -----------------------------------------------------------------------
+
+def record_declaration(session: Session, recipient_id: int, data: DeclarationCreate,
+                       actor: User | None, now: datetime | None = None) -> Declaration:
+    """A manager records that a loan was declared, as a licence condition that allows
+    devices once declared requires: to whom, when. It covers the next loan."""
+    require_manager(actor, "recording a declaration")
+    recipient = get_recipient(session, recipient_id, lock=True)
+    if recipient.restriction != Restriction.declared_only:
+        raise Invalid(f"recipient {recipient.id}'s restriction is {recipient.restriction}: "
+                      "a declaration is needed only under declared_only", "restriction")
+    declaration = Declaration(
+        recipient_id=recipient.id, declared_to=data.declared_to, declared_on=data.declared_on,
+        recorded_by=actor.email if actor else session.info.get("actor", "system"),
+        recorded_at=now or datetime.now(UTC), notes=data.notes)
+    session.add(declaration)
+    session.commit()
+    return declaration
+
+
+def declaration_row(declaration: Declaration, loan_id: int | None = None) -> dict[str, Any]:
+    return {"id": declaration.id, "recipient_id": declaration.recipient_id,
+            "declared_to": declaration.declared_to, "declared_on": declaration.declared_on,
+            "recorded_by": declaration.recorded_by, "recorded_at": declaration.recorded_at,
+            "notes": declaration.notes, "loan_id": loan_id}
 
 
 def _as_mobile(text: str) -> str | None:

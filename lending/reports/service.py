@@ -30,10 +30,10 @@ from sqlalchemy import (
 from sqlalchemy.sql import ColumnElement, Select
 from sqlmodel import Session
 
-from inventory.models import Device, DeviceKind, DeviceStatus, Location
+from inventory.models import Device, DeviceKind, DeviceSource, DeviceStatus, Location, PlanChange
 from inventory.service import Invalid, get_location
 from lending.decisions.models import EligibilityDecision
-from lending.loans.models import Loan, LoanStatus
+from lending.loans.models import NOTHING, Loan, LoanStatus, Purpose
 from lending.recipients.models import Recipient
 from lending.reports.schemas import Figure, ReportPeriod, Section, StockReport, Table, Unit
 from lending.vouchers.models import Voucher, VoucherStatus
@@ -49,6 +49,7 @@ WAITLIST = WaitlistRequest.__table__
 VOUCHERS = Voucher.__table__
 # The rate that stock is given at, for the weeks of stock left: the last four weeks.
 VOUCHER_RATE_DAYS = 28
+PLAN_CHANGES = PlanChange.__table__
 
 DEFAULT_PERIOD_DAYS = 28
 MAX_PERIOD_DAYS = 3660
@@ -57,7 +58,7 @@ TREND_MONTHS = 12
 OVERDUE_BANDS = (("overdue_1_7", "1-7", 1, 7), ("overdue_8_28", "8-28", 8, 28),
                  ("overdue_29_plus", "29+", 29, None))
 # Reasons that explain a yes rather than stand in the way (see recipients.service).
-SUPPORTING_CODES = ("need_shown", "checks_passed")
+SUPPORTING_CODES = ("need_shown", "checks_passed", "declaration_recorded")
 PLAN_KINDS = (DeviceKind.sim.value, DeviceKind.hotspot.value)
 OUT_OF_STOCK = (DeviceStatus.lost.value, DeviceStatus.retired.value)
 
@@ -115,6 +116,15 @@ def _utc_date(session: Session, moment: ColumnElement) -> ColumnElement:
     if _is_postgres(session):
         return cast(func.timezone("UTC", moment), Date)
     return func.date(moment)
+
+
+def _json_items(session: Session, column: ColumnElement):
+    """The items of a JSON array of strings, one row per item: (table, value column)."""
+    if _is_postgres(session):
+        items = func.json_array_elements_text(column).table_valued("value")
+        return items, items.c.value
+    items = func.json_each(column).table_valued("value")
+    return items, items.c.value
 
 
 def _reason_codes(session: Session):
@@ -270,6 +280,27 @@ def stock_section(session: Session, scope: Scope, low_stock_threshold: int) -> S
                func.sum(case((DEVICES.c.purchase_cost_pence.is_(None), 1), else_=0)))
         .where(DEVICES.c.status.not_in(OUT_OF_STOCK), *where)).one()
 
+    # Where devices came from, and what each source's devices did in the period: so that
+    # donors and partners can be told what their gift did.
+    held = DEVICES.c.status.not_in(OUT_OF_STOCK)
+    devices_by_source = session.execute(
+        select(DEVICES.c.source, DEVICES.c.source_name, func.sum(case((held, 1), else_=0)),
+               func.sum(case((DEVICES.c.status == DeviceStatus.on_loan.value, 1), else_=0)))
+        .where(*where).group_by(DEVICES.c.source, DEVICES.c.source_name)).all()
+    loans_by_source = dict(((source, name), int(n)) for source, name, n in session.execute(
+        select(DEVICES.c.source, DEVICES.c.source_name, func.count())
+        .select_from(LOANS.join(DEVICES, DEVICES.c.id == LOANS.c.device_id))
+        .where(_between(LOANS.c.issued_at, scope.start, scope.end), *where)
+        .group_by(DEVICES.c.source, DEVICES.c.source_name)))
+    by_source = sorted(
+        [source, name or "-", int(n_held or 0), int(n_out or 0),
+         loans_by_source.get((source, name), 0)]
+        for source, name, n_held, n_out in devices_by_source)
+    spent = session.scalar(
+        select(func.sum(PLAN_CHANGES.c.cost_pence))
+        .select_from(PLAN_CHANGES.join(DEVICES, DEVICES.c.id == PLAN_CHANGES.c.device_id))
+        .where(_between(PLAN_CHANGES.c.recorded_at, scope.start, scope.end), *where))
+
     low = [[code, kind, counts[DeviceStatus.available.value], low_stock_threshold]
            for (code, kind), counts in sorted(by_location_kind.items())
            if counts[DeviceStatus.available.value] < low_stock_threshold
@@ -307,6 +338,8 @@ def stock_section(session: Session, scope: Scope, low_stock_threshold: int) -> S
         figure("stock_without_cost", "Devices with no purchase cost", int(unpriced or 0),
                "count", "Devices not lost or retired whose purchase cost is not recorded "
                "(donated, or unknown): not in the stock value."),
+        figure("data_spend", "Spent on data plans", int(spent or 0), "pence",
+               "Cost of the renewals and top-ups of data plans recorded in the period."),
     ]
     tables = [
         Table(key="stock_by_location", title="Stock by location and status",
@@ -322,6 +355,12 @@ def stock_section(session: Session, scope: Scope, low_stock_threshold: int) -> S
               definition=f"Location and kind pairs with fewer than {low_stock_threshold} "
               "devices available (the threshold is LENDING_LOW_STOCK_THRESHOLD).",
               columns=["location", "kind", "available", "threshold"], rows=low),
+        Table(key="stock_by_source", title="Devices and loans by source",
+              definition="Devices by where they came from (" + ", ".join(
+                  source.value for source in DeviceSource) + ") and from whom: held (not "
+              "lost or retired), on loan today, and loans of them issued in the period.",
+              columns=["source", "from", "held", "on_loan", "loans_issued"],
+              rows=by_source),
     ]
     return Section(key="stock", title="Stock", figures=figures, tables=tables)
 
@@ -441,6 +480,83 @@ def loans_section(session: Session, scope: Scope) -> Section:
         rows=[[month, int(issued_n), int(returned_n)]
               for month, issued_n, returned_n in sorted(trend)])]
     return Section(key="loans", title="Loans", figures=figures, tables=tables)
+
+
+# --- purposes, outcomes and the survey -------------------------------------------------------
+
+
+def inclusion_section(session: Session, scope: Scope) -> Section:
+    """What loans were for, what they helped with, and how much the recipients said they
+    helped (the survey after the return, 1 to 5)."""
+    source, where = _loans_from(scope)
+    purposes, purpose = _json_items(session, LOANS.c.purposes)
+    issued = session.execute(
+        select(purpose, func.count()).select_from(source.join(purposes, true()))
+        .where(_between(LOANS.c.issued_at, scope.start, scope.end), *where)
+        .group_by(purpose)).all()
+    issued_by = {name: int(n) for name, n in issued}
+    unstated = session.scalar(
+        select(func.count()).select_from(source)
+        .where(_between(LOANS.c.issued_at, scope.start, scope.end), *where,
+               func.json_array_length(LOANS.c.purposes) == 0))
+
+    # Outcomes: loans returned in the period with what they helped with recorded, by each
+    # of their purposes: helped with that purpose, or not.
+    returned = [_between(LOANS.c.returned_at, scope.start, scope.end), *where,
+                LOANS.c.helped_with.is_not(None)]
+    helped = session.execute(
+        select(purpose, func.count()).select_from(source.join(purposes, true()))
+        .where(*returned).group_by(purpose)).all()
+    asked_by = {name: int(n) for name, n in helped}
+    outcomes, outcome = _json_items(session, LOANS.c.helped_with)
+    matched = session.execute(
+        select(purpose, func.count()).select_from(
+            source.join(purposes, true()).join(outcomes, true()))
+        .where(*returned, outcome == purpose).group_by(purpose)).all()
+    helped_by = {name: int(n) for name, n in matched}
+    nothing = session.scalar(
+        select(func.count()).select_from(source.join(outcomes, true()))
+        .where(*returned, outcome == NOTHING))
+
+    answered = [_between(LOANS.c.survey_answered_at, scope.start, scope.end), *where,
+                LOANS.c.survey_answer.is_not(None)]
+    distribution = dict(session.execute(
+        select(LOANS.c.survey_answer, func.count()).select_from(source).where(*answered)
+        .group_by(LOANS.c.survey_answer)).all())
+    answers = sum(distribution.values())
+    mean = (sum(score * n for score, n in distribution.items()) / answers
+            if answers else None)
+
+    names = [p.value for p in Purpose]
+    figures = [
+        figure("loans_without_purpose", "Loans issued with no purpose recorded",
+               int(unstated or 0), "count", "Loans issued in the period with no purpose."),
+        figure("helped_with_nothing", "Returns that helped with nothing", int(nothing or 0),
+               "count", "Loans returned in the period recorded as having helped with nothing."),
+        figure("survey_answers", "Survey answers", answers, "count",
+               "Replies of 1 to 5 to the question after a return, received in the period."),
+        figure("survey_mean", "Average survey answer", mean, "count",
+               "The mean of those answers (5: helped a great deal)."),
+    ]
+    tables = [
+        Table(key="loans_by_purpose", title="Loans issued by purpose",
+              definition="Loans issued in the period for each purpose; a loan for several "
+              "purposes counts under each.",
+              columns=["purpose", "loans"],
+              rows=[[name, issued_by.get(name, 0)] for name in names]),
+        Table(key="outcomes_by_purpose", title="Outcomes by purpose",
+              definition="Loans returned in the period with an outcome recorded, by purpose: "
+              "how many, and how many helped with that purpose.",
+              columns=["purpose", "returned", "helped"],
+              rows=[[name, asked_by.get(name, 0), helped_by.get(name, 0)] for name in names]),
+        Table(key="survey_distribution", title="Survey answers",
+              definition="How much the loan helped, 1 (not at all) to 5 (a great deal): "
+              "replies received in the period.",
+              columns=["answer", "replies"],
+              rows=[[score, int(distribution.get(score, 0))] for score in range(1, 6)]),
+    ]
+    return Section(key="inclusion", title="Purposes and outcomes", figures=figures,
+                   tables=tables)
 
 
 # --- equal access ----------------------------------------------------------------------------
@@ -707,8 +823,9 @@ def build_stock_report(session: Session, scope: Scope, low_stock_threshold: int
     return StockReport(
         title="Stock and outcomes report", period=period,
         sections=[stock_section(session, scope, low_stock_threshold),
-                  loans_section(session, scope), access_section(session, scope),
-                  vouchers_section(session, scope), sms_section(session, scope)])
+                  loans_section(session, scope), inclusion_section(session, scope),
+                  access_section(session, scope), vouchers_section(session, scope),
+                  sms_section(session, scope)])
 
 
 def filters_line(report: StockReport) -> str:

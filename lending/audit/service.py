@@ -21,7 +21,14 @@ from sqlmodel import Session
 from inventory.bulk import insert_rows
 from lending.audit.models import AuditEntry
 from lending.audit.schemas import AuditQuery
-from lending.audit.sealing import Keyring, open_changes, personal_paths, rewrap_keys, seal
+from lending.audit.sealing import (
+    Keyring,
+    open_changes,
+    personal_paths,
+    rewrap_keys,
+    seal,
+    sealed_for,
+)
 
 # Never copied into the log: a hash is still a secret.
 SECRET_FIELDS = frozenset({"password_hash", "secret_hash", "code_ciphertext", "code_digest"})
@@ -264,6 +271,9 @@ def readable_entries(session: Session, entries: Any) -> list[dict[str, Any]]:
     """Entries as plain dicts, with what they sealed opened, or "(erased)" where the
     recipient's key has been destroyed. The rows themselves are never touched."""
     keyring, connection = keyring_of(session), session.connection()
+    entries = list(entries)
+    keyring.load(connection, {recipient_id for entry in entries
+                              if (recipient_id := sealed_for(entry.changes)) is not None})
     return [{"id": entry.id, "at": entry.at, "actor": entry.actor, "actor_id": entry.actor_id,
              "action": entry.action, "entity": entry.entity, "entity_id": entry.entity_id,
              "changes": open_changes(keyring, connection, entry.changes)}

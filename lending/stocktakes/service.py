@@ -336,9 +336,9 @@ def _last_event(session: Session, device_id: int, before: datetime | None
                 ) -> dict[str, Any] | None:
     """The device's last audited event up to the close: where to start looking."""
     for entry in history_of(session, "device", device_id, limit=20):
-        if before is None or entry.at <= before:
-            return {"at": entry.at, "actor": entry.actor, "action": entry.action,
-                    "changes": entry.changes or {}}
+        if before is None or entry["at"] <= before:
+            return {"at": entry["at"], "actor": entry["actor"], "action": entry["action"],
+                    "changes": entry["changes"] or {}}
     return None
 
 

@@ -168,7 +168,8 @@ def test_the_migration_seals_entries_written_before_it(database_url, settings, e
         connection.execute(text("DROP TABLE recipient_keys"))
         connection.execute(text("DROP TABLE login_failures"))
         connection.execute(text("DELETE FROM alembic_version"))
-        connection.execute(text("INSERT INTO alembic_version VALUES ('d4ccc0e02e79')"))
+        # The revision before the sealing migration (the newest one before it in the chain).
+        connection.execute(text("INSERT INTO alembic_version VALUES ('i13inclusion')"))
         connection.execute(text(
             "INSERT INTO locations (code, name, address, nation, opening_days) "
             "VALUES ('OLD', 'Old office', '', 'ENG', '12345')"))

@@ -2,7 +2,7 @@
 sign-ins are counted
 
 Revision ID: e12privacy01
-Revises: b9outbox0001
+Revises: i13inclusion
 Create Date: 2026-11-30 08:30:00
 
 Existing entries are sealed here, once: the append-only triggers are lifted for the length
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import context, op
 
 revision: str = 'e12privacy01'
-down_revision: str | None = 'b9outbox0001'
+down_revision: str | None = 'i13inclusion'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """data vouchers
 
 Revision ID: v14vouchers1
-Revises: e12privacy01
+Revises: b9outbox0001
 Create Date: 2026-11-30 08:53:10.117079
 """
 from collections.abc import Sequence
@@ -12,7 +12,7 @@ from alembic import op
 
 
 revision: str = 'v14vouchers1'
-down_revision: str | None = 'e12privacy01'
+down_revision: str | None = 'b9outbox0001'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

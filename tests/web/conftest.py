@@ -70,7 +70,9 @@ def server(settings: Settings, engine: Engine) -> Iterator[LiveServer]:
 
 @pytest.fixture
 def page(browser: Browser, server: LiveServer) -> Iterator[Page]:
-    context = browser.new_context(base_url=server.url, viewport={"width": 1100, "height": 900})
+    # The tests inject axe-core as an inline script, which the app's CSP rightly refuses.
+    context = browser.new_context(bypass_csp=True, base_url=server.url,
+                                  viewport={"width": 1100, "height": 900})
     context.set_default_timeout(BROWSER_TIMEOUT_MS)
     page = context.new_page()
     yield page

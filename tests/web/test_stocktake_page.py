@@ -108,7 +108,7 @@ def test_a_count_by_scanner_then_a_manager_settles_what_is_missing(page: Page, e
 def test_the_scan_box_works_without_javascript(browser: Browser, server, engine, offices,
                                                staff_user):
     tag = add_device(engine)
-    context = browser.new_context(base_url=server.url, java_script_enabled=False)
+    context = browser.new_context(bypass_csp=True, base_url=server.url, java_script_enabled=False)
     page = context.new_page()
     try:
         sign_in(page, staff_user)

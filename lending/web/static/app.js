@@ -1,6 +1,9 @@
 // A little help, never needed: every page works without it (progressive enhancement).
 import { initAll } from "/static/govuk-frontend.min.js";
 
+// Set here rather than inline, so that the Content-Security-Policy needs no inline script. A
+// browser that runs modules is one govuk-frontend supports.
+document.body.classList.add("js-enabled", "govuk-frontend-supported");
 initAll();
 
 // Only pages with MoJ components load MoJ's script.

@@ -17,6 +17,7 @@ from lending.accounts.models import Role
 from lending.decisions import service as decisions
 from lending.decisions.schemas import OverrideCreate
 from lending.details import recipient_detail
+from lending.messages import service as messages
 from lending.pages.forms import (
     FORM_ERRORS,
     every_field,
@@ -92,7 +93,9 @@ class RecipientPages(Controller):
                         status_code: int = 200, **context: Any) -> Response:
         detail = recipient_detail(db_session, recipient_id, settings_of(request).today())
         return render(request, "recipient.html", status_code=status_code, person=detail,
-                      questions=request.app.state.policy.questions, kinds=KINDS, **context)
+                      questions=request.app.state.policy.questions, kinds=KINDS,
+                      texts=messages.messages_of(db_session, recipient_id=recipient_id),
+                      replies=messages.replies_of(db_session, recipient_id), **context)
 
     @get("/recipients/{recipient_id:int}", sync_to_thread=True)
     def recipient(self, request: Request, db_session: DbSession, recipient_id: FromPath[int]

@@ -505,8 +505,9 @@ def replies_of(session: Session, recipient_id: int, limit: int = 20) -> list[Rep
 def _names(session: Session, ids: set[int]) -> dict[int, str]:
     if not ids:
         return {}
-    return dict(session.execute(select(Recipient.id, Recipient.name)
-                                .where(Recipient.id.in_(sorted(ids)))).tuples())
+    rows = session.execute(select(Recipient.id, Recipient.name)
+                           .where(Recipient.id.in_(sorted(ids)))).all()
+    return {recipient_id: name for recipient_id, name in rows}
 
 
 def messages_overview(session: Session, limit: int = 200) -> dict[str, Any]:

@@ -1,0 +1,51 @@
+"""The managers' Messages page and the texts on a recipient's and a loan's pages, in a real
+browser, checked with axe-core."""
+
+from datetime import UTC, datetime
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from lending.db import session_for
+from lending.messages import service as messages
+from lending.recipients.schemas import RecipientCreate
+from lending.recipients.service import create_recipient
+from notifications.callbacks import Inbound
+from tests.lending.test_loans_helpers import NEEDY, POLICY
+from tests.web.conftest import sign_in
+from tests.web.test_accessibility import check
+
+pytestmark = pytest.mark.browser
+
+
+def test_a_manager_sees_an_unread_reply_and_marks_it_read(page: Page, engine, office,
+                                                          manager_user):
+    with session_for(engine, actor="test") as session:
+        person = create_recipient(session, RecipientCreate(
+            name="Robin Replier", location="LDN", mobile="07911 123456", facts=NEEDY), POLICY)
+        person_id, number = person.id, person.mobile
+    assert messages.receive_reply(engine, Inbound(
+        provider="notify", provider_id="in-1", from_number=number,
+        body="Can I keep it till Friday?", received_at=datetime.now(UTC))) == "other"
+
+    sign_in(page, manager_user, path="/login?next=/messages")
+    expect(page.get_by_role("heading", name="Messages", level=1)).to_be_visible()
+    expect(page.locator("nav").get_by_role("link", name="Messages")).to_have_attribute(
+        "aria-current", "page")
+    reply = page.locator(".govuk-summary-card", has_text="Robin Replier")
+    expect(reply).to_contain_text("Can I keep it till Friday?")
+    expect(page.get_by_role("heading", name="Unread replies (1)")).to_be_visible()
+    check(page, "messages, a reply unread")
+
+    reply.get_by_role("button", name="Mark as read").click()
+    expect(page.locator(".govuk-notification-banner")).to_contain_text("1 reply marked as read")
+    expect(page.locator("main")).to_contain_text("No unread replies.")
+    expect(page.locator("main")).not_to_contain_text("Can I keep it till Friday?")
+    check(page, "messages, nothing unread")
+
+    # The recipient's page keeps the reply, marked read.
+    page.goto(f"/recipients/{person_id}")
+    replies = page.get_by_role("table", name="Their replies")
+    expect(replies).to_contain_text("Can I keep it till Friday?")
+    expect(replies).to_contain_text("Read")
+    check(page, "a recipient with a reply")

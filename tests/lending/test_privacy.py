@@ -16,8 +16,8 @@ from sqlmodel import SQLModel
 
 import lending.models  # noqa: F401  (every table, for the search)
 from lending.db import session_for
-from lending.migrate import upgrade_database
 from lending.messages import service as messages
+from lending.migrate import upgrade_database
 from lending.privacy.service import pseudonymise_due, shift_months
 from notifications.callbacks import Inbound
 from tests.lending.test_loans_helpers import API, issue, make_device, make_recipient

@@ -49,3 +49,30 @@ def test_a_manager_sees_an_unread_reply_and_marks_it_read(page: Page, engine, of
     expect(replies).to_contain_text("Can I keep it till Friday?")
     expect(replies).to_contain_text("Read")
     check(page, "a recipient with a reply")
+
+
+def test_a_loans_and_a_recipients_texts_show_what_and_when_never_the_wording(
+        page: Page, engine, office, staff_user, settings):
+    from lending.loans.schemas import LoanCreate
+    from lending.loans.service import issue_loan
+    from tests.lending.test_loans_helpers import LONDON
+    from tests.web.conftest import add_device
+
+    tag = add_device(engine)
+    with session_for(engine, actor="test") as session:
+        person = create_recipient(session, RecipientCreate(
+            name="Terry Texted", location="LDN", mobile="07911 123457", facts=NEEDY), POLICY)
+        loan = issue_loan(session, LoanCreate(asset_tag=tag, recipient_id=person.id),
+                          POLICY, LONDON)[0]
+        person_id, loan_id = person.id, loan.id
+    assert messages.sweep(engine, messages.Timing.of(settings)).queued == {"loan_receipt": 1}
+
+    sign_in(page, staff_user, path=f"/login?next=/loans/{loan_id}")
+    texts = page.get_by_role("table", name="Texts about this loan")
+    expect(texts).to_contain_text("Receipt")
+    expect(texts).to_contain_text("Waiting to send")
+    expect(page.locator("main")).not_to_contain_text("Hi Terry")  # the wording is not shown
+    check(page, "a loan with a text")
+    page.goto(f"/recipients/{person_id}")
+    expect(page.get_by_role("table", name="Texts to them")).to_contain_text("Receipt")
+    check(page, "a recipient with a text")

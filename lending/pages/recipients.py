@@ -124,9 +124,9 @@ class RecipientPages(Controller):
         values["facts"] = {fact: None for fact in questions} | _facts_from(data, questions)
         status_code = 422
         try:
-            recipient = recipients.update_recipient(
+            recipient, _reviews = recipients.update_recipient(
                 db_session, recipient_id, RecipientUpdate.model_validate(values),
-                request.app.state.policy, actor=request.user)
+                request.app.state.policy, actor=request.user, zone=settings_of(request).zone)
         except FORM_ERRORS as error:
             problems = form_problems(error)
             status_code = getattr(error, "status_code", 422)

@@ -469,7 +469,8 @@ def receive_reply(engine, inbound: Inbound) -> str | None:
 # --- reading ------------------------------------------------------------------------------
 
 def opted_out(session: Session, limit: int = 200) -> list[Recipient]:
-    return list(session.scalars(select(Recipient).where(Recipient.sms_opt_out)
+    return list(session.scalars(select(Recipient).where(Recipient.sms_opt_out,
+                                                        Recipient.erased_at.is_(None))
                                 .order_by(Recipient.name, Recipient.id).limit(limit)))
 
 
@@ -513,8 +514,15 @@ def _names(session: Session, ids: set[int]) -> dict[int, str]:
 def messages_overview(session: Session, limit: int = 200) -> dict[str, Any]:
     """The managers' page: numbers a provider refused (to fix), recipients who opted out,
     and replies nobody has read yet, each with the recipient's name where known."""
-    to_fix = outbox.numbers_to_fix(session)[:limit]
-    replies, unread = outbox.list_replies(session, unread=True, limit=limit)
+    # A pseudonymised recipient's texts keep no number: nothing to fix there.
+    to_fix = [row for row in outbox.numbers_to_fix(session) if row.to][:limit]
+    # A STOP or START has acted already (the opt-out); the rest wait for someone to read.
+    waiting = (Reply.read_at.is_(None),
+               Reply.kind.not_in([ReplyKind.stop.value, ReplyKind.start.value]))
+    unread = session.scalar(select(func.count()).select_from(Reply).where(*waiting)) or 0
+    replies = list(session.scalars(select(Reply).where(*waiting)
+                                   .order_by(Reply.received_at.desc(), Reply.id.desc())
+                                   .limit(limit)))
     names = _names(session, {row.recipient_id for row in [*to_fix, *replies]
                              if row.recipient_id is not None})
     return {

@@ -5,12 +5,15 @@ from datetime import UTC, datetime
 
 import pytest
 from playwright.sync_api import Page, expect
+from sqlalchemy import update
 
 from lending.db import session_for
 from lending.messages import service as messages
 from lending.recipients.schemas import RecipientCreate
 from lending.recipients.service import create_recipient
+from notifications import service as outbox
 from notifications.callbacks import Inbound
+from notifications.models import Message
 from tests.lending.test_loans_helpers import NEEDY, POLICY
 from tests.web.conftest import sign_in
 from tests.web.test_accessibility import check
@@ -24,6 +27,20 @@ def test_a_manager_sees_an_unread_reply_and_marks_it_read(page: Page, engine, of
         person = create_recipient(session, RecipientCreate(
             name="Robin Replier", location="LDN", mobile="07911 123456", facts=NEEDY), POLICY)
         person_id, number = person.id, person.mobile
+        wrong = create_recipient(session, RecipientCreate(
+            name="Wendy Wrongnumber", location="LDN", mobile="07911 123458", facts=NEEDY),
+            POLICY)
+        quiet = create_recipient(session, RecipientCreate(
+            name="Quinn Quiet", location="LDN", mobile="07911 123459", facts=NEEDY), POLICY)
+        outbox.queue_message(session, key="test:refused", to=wrong.mobile, language="en",
+                             kind="due_soon", body="Hi Wendy", recipient_id=wrong.id)
+        session.execute(update(Message).where(Message.key == "test:refused").values(
+            status="failed", error_code="invalid_number"))
+        session.commit()
+        quiet_number = quiet.mobile
+    assert messages.receive_reply(engine, Inbound(
+        provider="notify", provider_id="in-0", from_number=quiet_number, body="STOP",
+        received_at=datetime.now(UTC))) == "stop"
     assert messages.receive_reply(engine, Inbound(
         provider="notify", provider_id="in-1", from_number=number,
         body="Can I keep it till Friday?", received_at=datetime.now(UTC))) == "other"
@@ -36,6 +53,11 @@ def test_a_manager_sees_an_unread_reply_and_marks_it_read(page: Page, engine, of
     expect(reply).to_contain_text("Can I keep it till Friday?")
     expect(page.get_by_role("heading", name="Unread replies (1)")).to_be_visible()
     check(page, "messages, a reply unread")
+    fix = page.get_by_role("table", name="Numbers the text service refused")
+    expect(fix).to_contain_text("Wendy Wrongnumber")
+    expect(fix).to_contain_text("Invalid number")
+    expect(page.get_by_role("table", name="Recipients who replied STOP")).to_contain_text(
+        "Quinn Quiet")
 
     reply.get_by_role("button", name="Mark as read").click()
     expect(page.locator(".govuk-notification-banner")).to_contain_text("1 reply marked as read")

@@ -49,7 +49,7 @@ from lending.recipients.models import Recipient
 from lending.waitlist.models import RequestStatus, WaitlistRequest
 from notifications import service as outbox
 from notifications.callbacks import Inbound, Receipt
-from notifications.models import ErrorCode, Message, MessageStatus, ReplyKind
+from notifications.models import ErrorCode, Message, MessageStatus, Reply, ReplyKind
 from notifications.providers import Provider
 from notifications.service import DispatchReport
 from notifications.texts import Kind, first_name, render
@@ -469,8 +469,77 @@ def receive_reply(engine, inbound: Inbound) -> str | None:
 # --- reading ------------------------------------------------------------------------------
 
 def opted_out(session: Session, limit: int = 200) -> list[Recipient]:
-    return list(session.scalars(select(Recipient).where(Recipient.sms_opt_out)
+    return list(session.scalars(select(Recipient).where(Recipient.sms_opt_out,
+                                                        Recipient.erased_at.is_(None))
                                 .order_by(Recipient.name, Recipient.id).limit(limit)))
+
+
+# What staff see of a text on a page: what it was and what became of it. Never the body:
+# the screen may be read by someone else, and the wording is the same for everyone.
+_SHOWN = ("id", "kind", "status", "error_code", "recipient_id", "loan_id", "request_id",
+          "created_at", "sent_at")
+
+
+def _shown(message: Message) -> dict[str, Any]:
+    return {name: getattr(message, name) for name in _SHOWN}
+
+
+def messages_of(session: Session, *, recipient_id: int | None = None,
+                loan_id: int | None = None, limit: int = 20) -> list[dict[str, Any]]:
+    """The latest texts to one recipient or about one loan, newest first, without their
+    bodies. One query."""
+    query = select(Message).order_by(Message.id.desc()).limit(limit)
+    if recipient_id is not None:
+        query = query.where(Message.recipient_id == recipient_id)
+    if loan_id is not None:
+        query = query.where(Message.loan_id == loan_id)
+    return [_shown(row) for row in session.scalars(query)]
+
+
+def replies_of(session: Session, recipient_id: int, limit: int = 20) -> list[Reply]:
+    """What one recipient texted us, newest first. One query."""
+    return list(session.scalars(select(Reply).where(Reply.recipient_id == recipient_id)
+                                .order_by(Reply.received_at.desc(), Reply.id.desc())
+                                .limit(limit)))
+
+
+def _names(session: Session, ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    rows = session.execute(select(Recipient.id, Recipient.name)
+                           .where(Recipient.id.in_(sorted(ids)))).all()
+    return {recipient_id: name for recipient_id, name in rows}
+
+
+def messages_overview(session: Session, limit: int = 200) -> dict[str, Any]:
+    """The managers' page: numbers a provider refused (to fix), recipients who opted out,
+    and replies nobody has read yet, each with the recipient's name where known."""
+    # A pseudonymised recipient's texts keep no number: nothing to fix there.
+    to_fix = [row for row in outbox.numbers_to_fix(session) if row.to][:limit]
+    # A STOP or START has acted already (the opt-out); the rest wait for someone to read.
+    waiting = (Reply.read_at.is_(None),
+               Reply.kind.not_in([ReplyKind.stop.value, ReplyKind.start.value]))
+    unread = session.scalar(select(func.count()).select_from(Reply).where(*waiting)) or 0
+    replies = list(session.scalars(select(Reply).where(*waiting)
+                                   .order_by(Reply.received_at.desc(), Reply.id.desc())
+                                   .limit(limit)))
+    names = _names(session, {row.recipient_id for row in [*to_fix, *replies]
+                             if row.recipient_id is not None})
+    return {
+        "to_fix": [{**_shown(row), "to": row.to, "last_error": row.last_error,
+                    "recipient_name": names.get(row.recipient_id)} for row in to_fix],
+        "opted_out": opted_out(session, limit),
+        "replies": [{"id": row.id, "from_number": row.from_number, "body": row.body,
+                     "kind": row.kind, "recipient_id": row.recipient_id,
+                     "recipient_name": names.get(row.recipient_id),
+                     "received_at": row.received_at} for row in replies],
+        "unread": unread,
+    }
+
+
+def mark_replies_read(session: Session, reply_ids: list[int]) -> int:
+    """Staff have read these replies; how many were unread."""
+    return outbox.mark_replies_read(session, reply_ids)
 
 
 CALLBACK_PATHS = {

@@ -19,6 +19,7 @@ from lending.pages.devices import DevicePages
 from lending.pages.labels import LabelPages
 from lending.pages.loans import IssuePages, LoanPages
 from lending.pages.manage import ManagerPages
+from lending.pages.messages import MessagePages
 from lending.pages.recipients import RecipientPages
 from lending.pages.rendering import csrf_config, html_error, template_config
 from lending.pages.reports import ReportPages
@@ -35,7 +36,8 @@ def route_handlers() -> list[Any]:
     pages = Router(path="/", route_handlers=[SessionPages, DeskPages, DevicePages, IssuePages,
                                              RecipientPages, LoanPages, LabelPages,
                                              StocktakePages, ReportPages, AccountPages,
-                                             AdminPages, ManagerPages, VoucherPages],
+                                             AdminPages, ManagerPages, VoucherPages,
+                                             MessagePages],
                    guards=[role_guard], include_in_schema=False,
                    exception_handlers={HTTPException: html_error, InventoryError: html_error,
                                        Exception: html_error})

@@ -18,6 +18,7 @@ from lending.decisions import service as decisions
 from lending.loans import service as loans
 from lending.loans.drafts import draft_agreement
 from lending.loans.schemas import LoanCreate, LoseLoan, RenewLoan, ReturnLoan
+from lending.messages import service as messages
 from lending.pages.forms import (
     FORM_ERRORS,
     as_list,
@@ -187,7 +188,8 @@ class LoanPages(Controller):
                    status_code: int = 200, **context: Any) -> Response:
         loans.get_loan(db_session, loan_id)
         row = loans.loan_row(db_session, loan_id, settings_of(request).today())
-        return render(request, "loan.html", status_code=status_code, loan=row, **context)
+        return render(request, "loan.html", status_code=status_code, loan=row,
+                      texts=messages.messages_of(db_session, loan_id=loan_id), **context)
 
     @get("/loans/{loan_id:int}", sync_to_thread=True)
     def loan(self, request: Request, db_session: DbSession, loan_id: FromPath[int]) -> Response:

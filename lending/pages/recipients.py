@@ -17,6 +17,7 @@ from lending.accounts.models import Role
 from lending.decisions import service as decisions
 from lending.decisions.schemas import OverrideCreate
 from lending.details import recipient_detail
+from lending.messages import service as messages
 from lending.pages.forms import (
     FORM_ERRORS,
     every_field,
@@ -97,7 +98,9 @@ class RecipientPages(Controller):
         detail = recipient_detail(db_session, recipient_id, settings_of(request).today())
         return render(request, "recipient.html", status_code=status_code, person=detail,
                       questions=request.app.state.policy.questions, kinds=KINDS,
-                      vouchers=vouchers_of(db_session, recipient_id), **context)
+                      vouchers=vouchers_of(db_session, recipient_id),
+                      texts=messages.messages_of(db_session, recipient_id=recipient_id),
+                      replies=messages.replies_of(db_session, recipient_id), **context)
 
     @get("/recipients/{recipient_id:int}", sync_to_thread=True)
     def recipient(self, request: Request, db_session: DbSession, recipient_id: FromPath[int]
@@ -126,9 +129,9 @@ class RecipientPages(Controller):
         values["facts"] = {fact: None for fact in questions} | _facts_from(data, questions)
         status_code = 422
         try:
-            recipient = recipients.update_recipient(
+            recipient, _reviews = recipients.update_recipient(
                 db_session, recipient_id, RecipientUpdate.model_validate(values),
-                request.app.state.policy, actor=request.user)
+                request.app.state.policy, actor=request.user, zone=settings_of(request).zone)
         except FORM_ERRORS as error:
             problems = form_problems(error)
             status_code = getattr(error, "status_code", 422)

@@ -17,6 +17,9 @@ SECTIONS = (
      ("decided_at", "kind", "outcome", "reasons", "override_reason")),
     ("loans", "Loans", ("issued_at", "asset_tag", "kind", "status", "due_on", "returned_at")),
     ("waitlist_requests", "Waiting-list requests", ("requested_at", "kind", "status", "notes")),
+    ("messages", "Text messages we sent you",
+     ("created_at", "sent_at", "kind", "status", "to", "body")),
+    ("replies", "Text messages you sent us", ("received_at", "from_number", "body")),
     ("audit_entries", "Record of changes and readings",
      ("at", "actor", "action", "entity", "changes")),
 )

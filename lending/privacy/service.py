@@ -2,9 +2,10 @@
 
 A recipient whose last loan closed more than LENDING_RETENTION_MONTHS ago (or who never
 borrowed and whose record is that old) is pseudonymised: their name, mobile, reference and
-answers, and the free text written about them, are removed from the tables, and their
-audit-log key is destroyed, so the log's sealed copies read "(erased)". Office, loan
-dates, kinds, decision outcomes and reason codes stay, so the reports still count them.
+answers, the free text written about them, and the numbers and wording of the texts we
+sent them and they sent us, are removed from the tables, and their audit-log key is
+destroyed, so the log's sealed copies read "(erased)". Office, loan dates, kinds, decision
+outcomes and reason codes stay, so the reports still count them.
 """
 
 import json
@@ -24,6 +25,8 @@ from lending.recipients.models import Recipient, RecipientStatus
 from lending.recipients.service import get_recipient, recipient_row
 from lending.waitlist.models import OPEN_STATUSES, WaitlistRequest
 from lending.waitlist.service import requests_of
+from notifications import service as outbox
+from notifications.models import ErrorCode, Message, MessageStatus, Reply
 
 ERASED_NAME = "(erased)"
 # What pseudonymisation removes, table by table (the audit entry names these, never values).
@@ -32,7 +35,13 @@ REMOVED = {
     "eligibility_decision": ["facts", "override_reason"],
     "loan": ["return_notes", "lost_notes", "police_reference"],
     "waitlist_request": ["notes", "moved_up_reason"],
+    "outbox": ["to", "body", "last_error"],
+    "inbox": ["from_number", "body"],
 }
+# What the export shows of each text sent and received.
+MESSAGE_FIELDS = ("id", "created_at", "sent_at", "kind", "status", "error_code", "to",
+                  "language", "body", "loan_id", "request_id")
+REPLY_FIELDS = ("id", "received_at", "from_number", "body", "kind", "read_at")
 
 
 def shift_months(moment: datetime, months: int) -> datetime:
@@ -70,7 +79,7 @@ def _pseudonymise(session: Session, recipient: Recipient, now: datetime, why: st
     not see (its entries would copy the removed values into the log), then destroys the key
     and writes one entry naming what was removed."""
     quiet = {"synchronize_session": False}
-    rid = recipient.id
+    rid, mobile = recipient.id, recipient.mobile
     session.execute(update(Recipient).where(Recipient.id == rid).values(
         name=ERASED_NAME, mobile=None, reference=None, facts={}, erased_at=now,
         status=RecipientStatus.closed.value).execution_options(**quiet))
@@ -80,6 +89,20 @@ def _pseudonymise(session: Session, recipient: Recipient, now: datetime, why: st
         return_notes="", lost_notes="", police_reference=None).execution_options(**quiet))
     session.execute(update(WaitlistRequest).where(WaitlistRequest.recipient_id == rid)
                     .values(notes="", moved_up_reason=None).execution_options(**quiet))
+    # The texts: ours to them and theirs to us (a reply from their number that arrived
+    # before the number was theirs on record is theirs too). A text still queued cannot go
+    # without its number: it is cancelled.
+    session.execute(update(Message).where(
+        Message.recipient_id == rid, Message.status == MessageStatus.queued.value).values(
+        status=MessageStatus.cancelled.value, error_code=ErrorCode.superseded.value,
+        updated_at=now).execution_options(**quiet))
+    session.execute(update(Message).where(Message.recipient_id == rid).values(
+        to="", body="", last_error=None).execution_options(**quiet))
+    theirs = Reply.recipient_id == rid
+    if mobile:
+        theirs = or_(theirs, (Reply.recipient_id.is_(None)) & (Reply.from_number == mobile))
+    session.execute(update(Reply).where(theirs).values(
+        recipient_id=rid, from_number="", body="").execution_options(**quiet))
     keyring_of(session).destroy(session.connection(), rid)
     record_event(session, "recipient", rid, "pseudonymise",
                  {"removed": REMOVED, "why": why})
@@ -127,18 +150,22 @@ def _audit_of(session: Session, recipient_id: int) -> list[dict[str, Any]]:
 def export_recipient(session: Session, recipient_id: int, today: date) -> dict[str, Any]:
     """Everything held about one person (UK GDPR art. 15): the record and answers, their
     decisions with reasons, loans, waitlist requests and the audit entries about them.
-    (Messages and replies join this when the notifications outbox lands.) The export is
+    the texts we sent them (with their wording) and the texts they sent us. The export is
     itself written to the audit log."""
     recipient = get_recipient(session, recipient_id)
     record = recipient_row(session, recipient)
     record["erased_at"] = recipient.erased_at
     loans = loans_of(session, recipient_id, today)
+    messages, _ = outbox.list_messages(session, recipient_id=recipient_id, limit=10_000)
+    replies, _ = outbox.list_replies(session, recipient_id=recipient_id, limit=10_000)
     export = {
         "exported_at": datetime.now(UTC),
         "recipient": record,
         "decisions": decisions_of(session, recipient_id, limit=10_000),
         "loans": loans,
         "waitlist_requests": requests_of(session, recipient_id),
+        "messages": [{name: getattr(row, name) for name in MESSAGE_FIELDS} for row in messages],
+        "replies": [{name: getattr(row, name) for name in REPLY_FIELDS} for row in replies],
         "audit_entries": _audit_of(session, recipient_id),
     }
     session.commit()

@@ -26,6 +26,7 @@ GET /d/{asset_tag:str}/edit staff
 GET /devices/import/template.csv staff
 GET /recipients/{recipient_id:int}/edit staff
 GET /scan/camera staff
+GET /messages manager
 GET /waitlist manager
 POST /account/password staff
 POST /admin/users admin
@@ -34,6 +35,7 @@ POST /admin/users/{user_id:int}/tokens admin
 POST /admin/users/{user_id:int}/tokens/{token_id:int}/revoke admin
 POST /d/{asset_tag:str}/edit staff
 POST /recipients/{recipient_id:int}/edit staff
+POST /messages/replies/read manager
 POST /waitlist/{request_id:int} manager
 GET /api/v1/reports/stock manager
 GET /api/v1/reports/stock.csv manager

@@ -8,6 +8,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pypdfium2
 import pytest
 from sqlalchemy import Text, cast, func, select, text
 from sqlalchemy.exc import DBAPIError
@@ -15,13 +16,16 @@ from sqlmodel import SQLModel
 
 import lending.models  # noqa: F401  (every table, for the search)
 from lending.db import session_for
+from lending.messages import service as messages
 from lending.migrate import upgrade_database
 from lending.privacy.service import pseudonymise_due, shift_months
+from notifications.callbacks import Inbound
 from tests.lending.test_loans_helpers import API, issue, make_device, make_recipient
 
 LENDING = str(Path(sys.executable).with_name("lending"))
 NAME, MOBILE, MOBILE_E164, REFERENCE = "Zebedee Quintrell", "07400 765432", "+447400765432", \
     "CRN-778899"
+FIRST_NAME = NAME.split()[0]
 
 
 def copies_of(engine, needle: str) -> list[str]:
@@ -73,6 +77,14 @@ def test_retention_pseudonymises_and_leaves_no_readable_copy(client, staff, mana
     borrowing = make_recipient(client, staff, name="Still Borrowing")
     issue(client, staff, make_device(client, staff), borrowing)
     recent = make_recipient(client, staff, name="Only Just Met")
+    # A text to them (the thanks for the return, with their first name) and one from them.
+    swept = messages.sweep(engine, messages.Timing.of(settings))
+    assert swept.queued.get("thanks") == 1
+    assert messages.receive_reply(engine, Inbound(
+        provider="notify", provider_id="in-privacy", from_number=MOBILE_E164,
+        body=f"{NAME} here, is the charger needed?", received_at=datetime.now(UTC)))
+    assert "outbox.body" in copies_of(engine, FIRST_NAME)
+    assert {"outbox.to", "inbox.from_number"} <= set(copies_of(engine, MOBILE_E164))
 
     with session_for(engine, actor="test") as session:
         assert pseudonymise_due(session, 12) == []  # nobody is past the period yet
@@ -80,7 +92,8 @@ def test_retention_pseudonymises_and_leaves_no_readable_copy(client, staff, mana
         assert pseudonymise_due(session, 12, later) == [rid, recent]
         assert pseudonymise_due(session, 12, later) == []  # once only
 
-    for needle in (NAME, MOBILE_E164, REFERENCE, "charger is at home", "Only Just Met"):
+    for needle in (NAME, FIRST_NAME, MOBILE_E164, REFERENCE, "charger is at home",
+                   "charger needed", "Only Just Met"):
         assert copies_of(engine, needle) == [], needle
     assert copies_of(engine, "Still Borrowing")  # an active loan keeps the record
 
@@ -110,9 +123,13 @@ def test_the_audit_log_refuses_truncate_on_postgresql(engine):
         connection.execute(text("TRUNCATE audit_entries"))
 
 
-def test_subject_access_export_over_http(client, staff, manager, office, engine):
+def test_subject_access_export_over_http(client, staff, manager, office, engine, settings):
     rid = make_recipient(client, staff, name=NAME, mobile=MOBILE)
     loan_id = lend_and_return(client, staff, rid)
+    messages.sweep(engine, messages.Timing.of(settings))
+    messages.receive_reply(engine, Inbound(
+        provider="notify", provider_id="in-export", from_number=MOBILE_E164,
+        body="Thanks, got it", received_at=datetime.now(UTC)))
     assert client.get(f"{API}/recipients/{rid}/export", headers=staff).status_code == 403
     response = client.get(f"{API}/recipients/{rid}/export", headers=manager)
     assert response.status_code == 200, response.text
@@ -126,8 +143,16 @@ def test_subject_access_export_over_http(client, staff, manager, office, engine)
     loan_entry = next(e for e in export["audit_entries"]
                       if e["entity"] == "loan" and e["changes"].get("return_notes"))
     assert loan_entry["changes"]["return_notes"][1].startswith(NAME)
+    [thanks] = export["messages"]
+    assert (thanks["kind"], thanks["to"], thanks["loan_id"]) == ("thanks", MOBILE_E164, loan_id)
+    assert FIRST_NAME in thanks["body"]
+    assert [(r["from_number"], r["body"]) for r in export["replies"]] == [
+        (MOBILE_E164, "Thanks, got it")]
     pdf = client.get(f"{API}/recipients/{rid}/export.pdf", headers=manager)
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    document = pypdfium2.PdfDocument(pdf.content)
+    words = " ".join(page.get_textpage().get_text_range() for page in document)
+    assert "Text messages we sent you" in words and "Thanks, got it" in words
     exports = client.get(f"{API}/audit", params={"entity": "recipient", "entity_id": rid},
                          headers=manager).json()["items"]
     assert sum(e["action"] == "export" for e in exports) == 2

@@ -16,7 +16,8 @@ BUDGETS = {
     "home": 7, "devices": 3, "devices found": 3, "new device": 1, "import": 0,
     "recipients": 3, "new recipient": 1, "loans": 3, "returned loans": 3, "labels": 1,
     "device": 5, "device, recipients found": 8, "move a device": 1, "issue": 7,
-    "recipient": 7, "loan": 2, "lost": 2,  # recipient: + the data vouchers given
+    # recipient: + the data vouchers given, + their texts and replies
+    "recipient": 9, "loan": 3, "lost": 2, "messages": 4,
 }
 
 
@@ -73,7 +74,7 @@ class Desk:
                 "move a device": f"/d/{phone}/status?to=in_repair",
                 "issue": f"/d/{phone}/issue?recipient_id={regular}",
                 "recipient": f"/recipients/{regular}", "loan": f"/loans/{loan}",
-                "lost": f"/loans/{loan}/lost"}
+                "lost": f"/loans/{loan}/lost", "messages": "/messages"}
 
 
 def test_every_page_costs_the_same_queries_at_2_and_30_rows(settings, engine):

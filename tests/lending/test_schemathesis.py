@@ -77,7 +77,9 @@ def test_no_generated_request_makes_a_server_error(live_server):
           f"{cases.group(1) if cases else '?'} cases, "
           f"{cases.group(2) if cases and cases.lastindex == 2 else 0} failures, "
           f"{time.monotonic() - started:.0f} s")
-    assert "Failures:" not in output, output[-6000:]
+    errors = [line for line in log.read_text().splitlines()
+              if "Traceback" in line or "Error" in line][-20:]
+    assert "Failures:" not in output, output[-6000:] + "\nserver log:\n" + "\n".join(errors)
     # schemathesis 4.32 now and then trips over its own generator (a Hypothesis "AST
     # constructor recursion depth mismatch"): reported as a Runtime Error, not a finding.
     assert result.returncode == 0 or ("Runtime Error" in output

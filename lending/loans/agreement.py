@@ -291,7 +291,7 @@ def _agreement_story(loan: dict[str, Any], organisation: str, serial: str | None
                              ("VALIGN", (0, 0), (-1, -1), "BOTTOM")])
         return story + [signatures]
     table = Table([[_p(a, styles.label), _p(b, styles.body)] for a, b in details],
-                  colWidths=[40 * mm, 130 * mm])
+                  colWidths=[40 * mm, 130 * mm], splitInRow=1)
     table.setStyle([("LINEBELOW", (0, 0), (-1, -1), 0.25, colors.grey),
                     ("VALIGN", (0, 0), (-1, -1), "TOP")])
     conditions = ListFlowable(

@@ -53,7 +53,8 @@ def subject_access_pdf(export: dict[str, Any], organisation: str) -> bytes:
              Spacer(1, 4 * mm), Paragraph("Your record", styles["Heading2"])]
     rows = [[key.replace("_", " ").capitalize(), Paragraph(escape(_text(value)), small)]
             for key, value in record.items()]
-    story.append(Table(rows, colWidths=[40 * mm, 140 * mm], style=[
+    # A long value (notes, answers) may be taller than a page: rows split across pages.
+    story.append(Table(rows, colWidths=[40 * mm, 140 * mm], splitInRow=1, style=[
         ("GRID", (0, 0), (-1, -1), 0.25, colors.grey), ("VALIGN", (0, 0), (-1, -1), "TOP")]))
     for key, heading, columns in SECTIONS:
         story += [Spacer(1, 4 * mm), Paragraph(escape(heading), styles["Heading2"])]
@@ -64,8 +65,8 @@ def subject_access_pdf(export: dict[str, Any], organisation: str) -> bytes:
         table = [[Paragraph(escape(c.replace("_", " ")), small) for c in columns]]
         table += [[Paragraph(escape(_text(item.get(c))), small) for c in columns]
                   for item in items]
-        story.append(Table(table, repeatRows=1, colWidths=[180 * mm / len(columns)] *
-                           len(columns), style=[
+        story.append(Table(table, repeatRows=1, splitInRow=1,
+                           colWidths=[180 * mm / len(columns)] * len(columns), style=[
             ("GRID", (0, 0), (-1, -1), 0.25, colors.grey),
             ("BACKGROUND", (0, 0), (-1, 0), colors.whitesmoke),
             ("VALIGN", (0, 0), (-1, -1), "TOP")]))

@@ -54,7 +54,7 @@ class RecipientController(Controller):
         return RecipientUpdated(**service.recipient_row(db_session, recipient),
                                 reviews=reviews)
 
-    @post("/{recipient_id:int}/declarations", sync_to_thread=True)
+    @post("/{recipient_id:int}/declarations", sync_to_thread=True, opt={"role": "manager"})
     def record_declaration(self, db_session: DbSession, request: Request,
                            recipient_id: FromPath[int], data: JSONBody[DeclarationCreate]
                            ) -> DeclarationRead:

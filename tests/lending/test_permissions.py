@@ -12,6 +12,13 @@ from tests.conftest import add_user
 # staff sign-in either, but only the SMS provider's own credentials get in, so every staff
 # role is refused like anyone else).
 MATRIX = """
+GET /api/v1/vouchers staff
+GET /recipients/{recipient_id:int}/data staff
+POST /api/v1/devices/{asset_tag:str}/plan staff
+POST /api/v1/recipients/{recipient_id:int}/declarations manager
+POST /api/v1/recipients/{recipient_id:int}/vouchers staff
+POST /api/v1/vouchers/import staff
+POST /recipients/{recipient_id:int}/data staff
 GET /api/v1/notifications staff
 POST /api/v1/notifications/callbacks/notify provider
 POST /api/v1/notifications/callbacks/twilio provider

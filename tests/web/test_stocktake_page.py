@@ -58,7 +58,7 @@ def test_a_count_by_scanner_then_a_manager_settles_what_is_missing(page: Page, e
     page.get_by_label("Office to count").select_option("LDN")
     page.get_by_role("button", name="Start or resume a stocktake").click()
     expect(page).to_have_url(re.compile(r"/stocktakes/\d+$"))
-    expect(page.locator(".flash")).to_contain_text("Stocktake started")
+    expect(page.locator(".govuk-notification-banner")).to_contain_text("Stocktake started")
 
     answer = page.locator(".scan-result")
     scan(page, here)
@@ -80,11 +80,12 @@ def test_a_count_by_scanner_then_a_manager_settles_what_is_missing(page: Page, e
     page.goto("/stocktakes")
     page.get_by_label("Office to count").select_option("LDN")
     page.get_by_role("button", name="Start or resume a stocktake").click()
-    expect(page.locator(".flash")).to_contain_text("already open")
+    expect(page.locator(".govuk-notification-banner")).to_contain_text("already open")
     expect(page.locator("main")).to_contain_text("2 devices scanned so far")
 
     page.get_by_role("button", name="Close the stocktake").click()
-    expect(page.locator(".flash")).to_contain_text("1 found, 2 missing, 1 unexpected")
+    expect(page.locator(".govuk-notification-banner")).to_contain_text(
+        "1 found, 2 missing, 1 unexpected")
     missing = page.locator("section", has_text="Missing")
     expect(missing.locator("tbody tr")).to_have_count(2)
     expect(missing).to_contain_text("Added to stock")
@@ -92,14 +93,14 @@ def test_a_count_by_scanner_then_a_manager_settles_what_is_missing(page: Page, e
     assert_accessible(page)
 
     page.get_by_role("button", name=f"Mark {lost} lost").click()
-    expect(page.locator(".flash")).to_contain_text(f"{lost} marked lost")
+    expect(page.locator(".govuk-notification-banner")).to_contain_text(f"{lost} marked lost")
     page.get_by_label("Now at").select_option("MAN")
     page.get_by_role("button", name=f"Mark {moved} moved").click()
-    expect(page.locator(".flash")).to_contain_text(f"{moved} moved to MAN")
+    expect(page.locator(".govuk-notification-banner")).to_contain_text(f"{moved} moved to MAN")
     expect(missing).to_contain_text("Marked lost by boss@example.org")
     expect(missing).to_contain_text("Moved to MAN by boss@example.org")
     page.goto(f"/d/{lost}")
-    expect(page.locator(".device-head .badge")).to_have_text("Lost")
+    expect(page.locator(".device-head .govuk-tag")).to_have_text("Lost")
 
     page.goto("/stocktakes")
     expect(page.locator("tbody")).to_contain_text("1 found, 2 missing, 1 unexpected")
@@ -120,6 +121,6 @@ def test_the_scan_box_works_without_javascript(browser: Browser, server, engine,
         expect(page.locator(".scan-green")).to_contain_text(f"{tag} counted")
         # Staff count and close; settling what is missing is a manager's step.
         page.get_by_role("button", name="Close the stocktake").click()
-        expect(page.locator(".flash")).to_contain_text("1 found, 0 missing")
+        expect(page.locator(".govuk-notification-banner")).to_contain_text("1 found, 0 missing")
     finally:
         context.close()

@@ -4,7 +4,6 @@ document. A fixed seed and example budget keep the run reproducible and short.""
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -12,6 +11,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tests.lending.live import serving
 
 BIN = Path(sys.executable).parent
 EXAMPLES_PER_OPERATION = 10
@@ -21,12 +22,6 @@ EXAMPLES_PER_OPERATION = 10
 # (tests/lending/test_messages.py calls them as the providers do).
 EXCLUDED = (r"/users/(tokens/\{token_id\}/revoke|\{user_id\})$"
             r"|/notifications/(callbacks|inbound)/")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -40,23 +35,8 @@ def live_server(database_url, tmp_path):
     assert added.returncode == 0, added.stderr
     token = subprocess.run([BIN / "lending", "token", "create", "fuzz@example.org"], **run
                            ).stdout.strip().splitlines()[-1]
-    port = _free_port()
-    log = (tmp_path / "serve.log").open("w")
-    server = subprocess.Popen([BIN / "lending", "serve", "--port", str(port)], env=env,
-                              cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/health", timeout=1)
-            break
-        except OSError:
-            assert time.monotonic() < deadline and server.poll() is None, "no server"
-            time.sleep(0.2)
-    yield url, token, tmp_path / "serve.log"
-    server.terminate()
-    server.wait(10)
-    log.close()
+    with serving(env, tmp_path) as url:
+        yield url, token, tmp_path / "serve.log"
 
 
 def test_no_generated_request_makes_a_server_error(live_server):

@@ -145,7 +145,7 @@ def demo(if_empty: bool) -> None:
 
     upgrade_database(get_settings().database_url)
     try:
-        counts = load_demo(_engine())
+        counts = load_demo(_engine(), get_settings().secret_key)
         out.print("Loaded demo data: " + ", ".join(f"{n} {what}" for what, n in counts.items()))
     except DatabaseNotEmpty as error:
         if not if_empty:

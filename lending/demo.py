@@ -1,10 +1,10 @@
 """A realistic demo data set: three offices (one in Wales), devices of every kind, SIMs with
 data plans, staff accounts, devices in several states, and recipients with loans in every
-state (see `lending.loans.demo_data`). Deterministic, so that a demo
-looks the same every time."""
+state (see `lending.loans.demo_data`), and data vouchers when the service's secret is given
+(codes are sealed with it). Deterministic, so that a demo looks the same every time."""
 
 import random
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import Engine, func, select
 
@@ -28,6 +28,7 @@ from lending.accounts.schemas import UserCreate
 from lending.accounts.service import create_user
 from lending.db import session_for
 from lending.loans.demo_data import load_lending_demo
+from lending.vouchers.service import code_box, import_vouchers
 
 DEMO_LOGIN = "manager@example.org"
 DEMO_PASSWORD = "demo-lending-2026"
@@ -54,6 +55,10 @@ COUNTS = {DeviceKind.laptop: 16, DeviceKind.phone: 14, DeviceKind.tablet: 8,
           DeviceKind.sim: 16, DeviceKind.hotspot: 6}
 
 
+VOUCHER_NETWORKS = [("Vodafone", 20), ("EE", 10), ("Three", 30)]
+VOUCHERS_PER_OFFICE = 4
+
+
 class DatabaseNotEmpty(Exception):
     pass
 
@@ -72,7 +77,19 @@ def _mobile(rng: random.Random) -> str:
             continue
 
 
-def load_demo(engine: Engine) -> dict[str, int]:
+def _voucher_csv(rng: random.Random, expires_on: date) -> str:
+    """A voucher file as a network's portal would send it, four codes for each office."""
+    lines = ["location,network,code,data_gb,expires_on"]
+    for office in OFFICES:
+        for n in range(VOUCHERS_PER_OFFICE):
+            network, gigabytes = VOUCHER_NETWORKS[n % len(VOUCHER_NETWORKS)]
+            code = "-".join(f"{rng.randint(0, 9999):04d}" for _ in range(4))
+            lines.append(f"{office.code},{network},{code},{gigabytes},{expires_on}")
+    return "\n".join(lines) + "\n"
+
+
+def load_demo(engine: Engine, secret: str | None = None) -> dict[str, int]:
+    """Loads the demo into an empty database; with the service's `secret`, data vouchers too."""
     rng = random.Random(2026)
     with session_for(engine, actor="demo") as session:
         if session.scalar(select(func.count()).select_from(Device)):
@@ -135,4 +152,10 @@ def load_demo(engine: Engine) -> dict[str, int]:
         record_wipe(session, wiped.asset_tag, WipeCreate(
             method="factory_reset", account_lock_removed=True), "demo")
     lending = load_lending_demo(engine, DEMO_LOGIN)
-    return {"offices": len(OFFICES), "devices": len(devices), "staff accounts": 5, **lending}
+    counts = {"offices": len(OFFICES), "devices": len(devices), "staff accounts": 5, **lending}
+    if secret:
+        today = datetime.now(UTC).date()
+        with session_for(engine, actor="demo") as session:
+            counts["data vouchers"] = import_vouchers(
+                session, _voucher_csv(rng, today + timedelta(days=180)), code_box(secret), today)
+    return counts

@@ -28,6 +28,7 @@ from inventory.models import Device, DeviceStatus, Location
 from inventory.service import Conflict, get_location
 from lending.accounts.models import User
 from lending.accounts.service import require_manager
+from lending.audit.service import record_list_read
 from lending.db import get_row
 from lending.decisions.models import EligibilityDecision
 from lending.decisions.service import (
@@ -440,6 +441,8 @@ def list_requests(session: Session, location: str | None = None, kind: str | Non
     rows = session.execute(_rows(session, conditions).order_by(
         Location.code, WaitlistRequest.kind, WaitlistRequest.status,
         *_queue_order()).limit(limit).offset(offset)).all()
+    # Each row names its recipient: a read of personal data.
+    record_list_read(session, "waitlist", (row[0].recipient_id for row in rows))
     return {"items": [_row(*row) for row in rows], "total": total, "limit": limit,
             "offset": offset}
 

@@ -188,6 +188,12 @@ def test_lists_of_people_are_logged_by_id_and_carry_no_facts(client, staff, mana
     agreement = _audit(engine, action="read")[-1]
     assert (agreement.entity_id, agreement.changes["what"]) == (str(first), "agreement")
 
+    client.post(f"{API}/waitlist", json={"recipient_id": second, "kind": "tablet"},
+                headers=staff).raise_for_status()
+    client.get(f"{API}/waitlist", headers=staff)
+    assert _audit(engine, action="read", entity_id="list")[-1].changes == {
+        "what": "waitlist", "recipient_ids": [second]}
+
     client.get(f"{API}/audit", params={"entity": "recipient"}, headers=manager)
     read_of_log = _audit(engine, action="read", entity_id="list")[-1]
     assert read_of_log.actor == "manager@example.org"

@@ -16,7 +16,7 @@ BUDGETS = {
     "/audit": 4,
     "/recipients": 3,
     "/loans": 3,
-    "/waitlist?status=waiting": 2,
+    "/waitlist?status=waiting": 3,
 }
 
 

@@ -173,12 +173,14 @@ def _failures_wait(session: Session, counts: list[tuple[str, int]], window: time
     Read from the database, so every instance sees the same count."""
     wait = 0.0
     for key, limit in counts:
-        recent = session.scalars(
+        # The limit-th latest failure in the window, if there are that many: one row read
+        # from the (key, at) index, however many failures there were.
+        oldest = session.scalar(
             select(LoginFailure.at).where(LoginFailure.key == key,
                                           LoginFailure.at > now - window)
-            .order_by(LoginFailure.at.desc()).limit(limit)).all()
-        if len(recent) >= limit:
-            wait = max(wait, (recent[-1] + window - now).total_seconds())
+            .order_by(LoginFailure.at.desc()).offset(limit - 1).limit(1))
+        if oldest is not None:
+            wait = max(wait, (oldest + window - now).total_seconds())
     return math.ceil(wait)
 
 

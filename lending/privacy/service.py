@@ -284,8 +284,17 @@ def stream_export(engine: Any, recipient_id: int, today: date, actor: str | None
         raise
 
     def chunks() -> Iterator[str]:
+        # In pieces of about 64 KB: each piece is one hop to a worker thread and one send.
         with stack:
-            yield from export_json_chunks(export)
+            pending: list[str] = []
+            size = 0
+            for piece in export_json_chunks(export):
+                pending.append(piece)
+                size += len(piece)
+                if size >= 65536:
+                    yield "".join(pending)
+                    pending, size = [], 0
+            yield "".join(pending)
     return chunks()
 
 

@@ -82,8 +82,8 @@ def sending_zone(now: datetime) -> str | None:
 
 # How each group's loans are due, in days from today, and the reminder each is due today.
 REMINDER_DUE = {"due_soon": 2, "due_today": 0, "overdue": -1, "final_overdue": -7, None: 10}
-PER_GROUP = 4
-LENT_WHILE_RUNNING = 6
+PER_GROUP = 3
+LENT_WHILE_RUNNING = 4
 
 
 def test_two_schedulers_send_every_due_text_exactly_once(database_url, engine, tmp_path):
@@ -145,7 +145,7 @@ def test_two_schedulers_send_every_due_text_exactly_once(database_url, engine, t
                     f"loan:{loan_id}:{reminder}:{today + timedelta(days=REMINDER_DUE[reminder])}"
                     for loan_id, reminder in loans.items() if reminder}
                 wait_for(len(expected))
-                time.sleep(4)  # a few more passes of both: anything sent twice shows now
+                time.sleep(3)  # a few more passes of both: anything sent twice shows now
                 assert all(s.poll() is None for s in schedulers), "a scheduler stopped"
             for desk in desks:
                 desk.close()

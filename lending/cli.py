@@ -481,17 +481,20 @@ def recipient() -> None:
 def recipient_export(recipient_id: int, output: Path) -> None:
     """Write a subject-access export: everything held about one recipient."""
     from lending.db import session_for
-    from lending.privacy.service import export_as_json, export_pdf, export_recipient
+    from lending.privacy.service import export_json_chunks, export_pdf, start_export
 
     settings = get_settings()
-    try:
-        with session_for(_engine(), actor="cli") as session:
-            export = export_recipient(session, recipient_id, settings.today())
-    except _service_errors() as error:
-        raise UserError(_one_line(error)) from error
-    output.write_text(export_as_json(export), encoding="utf-8")
     pdf = output.with_suffix(".pdf")
-    pdf.write_bytes(export_pdf(export, settings.organisation))
+    with session_for(_engine(), actor="cli") as session:
+        try:
+            export = start_export(session, recipient_id, settings.today())
+        except _service_errors() as error:
+            raise UserError(_one_line(error)) from error
+        # Written as it is read, a page at a time; the PDF from a second reading of the
+        # same snapshot.
+        with output.open("w", encoding="utf-8") as file:
+            file.writelines(export_json_chunks(export))
+        pdf.write_bytes(export_pdf(export, settings.organisation))
     out.print(f"wrote the export of recipient {recipient_id} to {output} and {pdf}")
 
 

@@ -27,7 +27,6 @@ from lending.waitlist.service import expire_offers
 log = logging.getLogger("lending.scheduler")
 
 WAITLIST_MINUTES = 10
-SMS_SECONDS = 60
 # On PostgreSQL, the text-message job runs only in the instance holding this lock.
 SMS_LOCK = 0x1E4D0A
 VOUCHER_MINUTES = 60
@@ -107,7 +106,7 @@ def add_jobs(scheduler: BaseScheduler, engine: Engine,
                       args=[engine, settings.retention_months], id="retention",
                       coalesce=True, max_instances=1, replace_existing=True)
     scheduler.add_job(text_messages_job(engine, settings), "interval",
-                      seconds=SMS_SECONDS, id="text-messages", coalesce=True,
+                      seconds=settings.sms_interval_seconds, id="text-messages", coalesce=True,
                       max_instances=1, replace_existing=True)
     # Hourly, so that a voucher leaves the stock within the hour after its last day.
     scheduler.add_job(expire_data_vouchers, "interval", minutes=VOUCHER_MINUTES,

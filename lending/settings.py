@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     scheduler: Literal["on", "off"] = "on"
     # Texts are sent only inside these local hours, never on Sundays or bank holidays.
     quiet_hours: str = "09:00-20:00"
+    # How often the scheduler queues due texts and sends what is queued.
+    sms_interval_seconds: float = Field(default=60, ge=1, le=3600)
     policy_file: str = ""
     # The starter sheet's resources (TOML); empty: the packaged neutral defaults.
     starter_sheet_file: str = ""

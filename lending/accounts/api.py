@@ -17,6 +17,7 @@ from inventory.schemas import Page
 from lending.accounts import service
 from lending.accounts.models import Role, Token, User
 from lending.accounts.schemas import (
+    PasswordChange,
     TokenCreate,
     TokenCreated,
     TokenRead,
@@ -63,11 +64,12 @@ class RecentTokens:
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def _secret_of(connection: ASGIConnection) -> str | None:
+def _secret_of(connection: ASGIConnection) -> tuple[str | None, bool]:
+    """The secret presented, and whether it came as a bearer token."""
     header = connection.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
-        return value.strip()
+        return value.strip(), True
     cookie = connection.cookies.get(SESSION_COOKIE)
     if cookie and connection.url.path.startswith("/api/") and (
             connection.scope.get("method") not in SAFE_METHODS):
@@ -75,7 +77,7 @@ def _secret_of(connection: ASGIConnection) -> str | None:
         # a forged cross-site request can then change nothing.
         raise PermissionDeniedException("changes through the API need a bearer token; a "
                                         "browser session may only read it")
-    return cookie
+    return cookie, False
 
 
 def _resolve(engine, secret: str) -> tuple[User, Token] | None:
@@ -93,14 +95,23 @@ def _touch(engine, token_id: int) -> None:
 
 class TokenAuthentication(AbstractAuthenticationMiddleware):
     async def authenticate_request(self, connection: ASGIConnection) -> AuthenticationResult:
-        secret = _secret_of(connection)
+        secret, bearer = _secret_of(connection)
         if not secret:
             raise NotAuthorizedException("sign in, or send Authorization: Bearer TOKEN")
         recent: RecentTokens = connection.app.state.recent_tokens
         found = recent.get(secret)
         if found is None:
-            found = await anyio.to_thread.run_sync(_resolve, connection.app.state.engine,
-                                                   secret)
+            if bearer:
+                # A bearer token is a guessable thing: looked up only while its address has
+                # not failed too often (429 with Retry-After); a miss is counted and
+                # audited. A token this instance has just seen work skips the count.
+                address = connection.client.host if connection.client else "unknown"
+                found = await anyio.to_thread.run_sync(
+                    service.authenticate_bearer, connection.app.state.engine, secret,
+                    address, service.LoginLimits.of(connection.app.state.settings))
+            else:
+                found = await anyio.to_thread.run_sync(_resolve, connection.app.state.engine,
+                                                       secret)
             if found is None:
                 raise NotAuthorizedException("that token or session is not valid (revoked, "
                                              "expired, or the account is inactive)")
@@ -178,3 +189,13 @@ class MeController(Controller):
     @get("/", sync_to_thread=True)
     def who_am_i(self, db_session: DbSession, request: Request) -> UserRead:
         return UserRead(**service.user_row(db_session, request.user))
+
+    @post("/password", sync_to_thread=True, status_code=200)
+    def change_my_password(self, db_session: DbSession, request: Request,
+                           data: JSONBody[PasswordChange]) -> UserRead:
+        """The caller's own new password: every other session and token of theirs ends,
+        the token this request came with stays."""
+        user = service.change_password(db_session, request.user.id, data.current_password,
+                                       data.password, keep_secret=request.auth)
+        request.app.state.recent_tokens.forget_all()
+        return UserRead(**service.user_row(db_session, user))

@@ -31,6 +31,15 @@ class UserUpdate(BaseModel):
     password: str | None = Field(default=None, min_length=12, max_length=200)
 
 
+class PasswordChange(BaseModel):
+    """A user's own new password, with the one they have now."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    current_password: str = Field(min_length=1, max_length=200)
+    password: str = Field(min_length=12, max_length=200)
+
+
 class UserRead(ReadModel):
     id: int
     email: str

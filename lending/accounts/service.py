@@ -106,7 +106,10 @@ def list_users(session: Session, limit: int = 50, offset: int = 0) -> dict[str, 
             "limit": limit, "offset": offset}
 
 
-def update_user(session: Session, user_id: int, data: UserUpdate) -> User:
+def update_user(session: Session, user_id: int, data: UserUpdate,
+                keep_secret: str | None = None) -> User:
+    """An admin's change to an account. A new password ends all the account's sessions
+    and tokens but the one whose secret is `keep_secret` (a user changing their own)."""
     user = get_user_by_id(session, user_id)
     sent = data.model_fields_set
     if "display_name" in sent and data.display_name:
@@ -123,7 +126,8 @@ def update_user(session: Session, user_id: int, data: UserUpdate) -> User:
         check_password(data.password, user.email)
         user.password_hash = _hasher.hash(data.password)
         # A new password ends every session and token: whoever knew the old one is out.
-        _revoke_all(session, user)
+        # The one kept is the caller's own, when they changed their own password.
+        _revoke_all(session, user, keep=keep_secret)
     session.commit()
     return user
 
@@ -131,21 +135,28 @@ def update_user(session: Session, user_id: int, data: UserUpdate) -> User:
 class TooManyAttempts(InventoryError):
     status_code = 429
 
-    def __init__(self, retry_after: int) -> None:
+    def __init__(self, retry_after: int, what: str = "sign-ins",
+                 field: str = "password") -> None:
         minutes = max(1, math.ceil(retry_after / 60))
         self.wait_text = f"wait {minutes} minute{'s' if minutes > 1 else ''} and try again"
-        super().__init__(f"too many failed sign-ins; {self.wait_text}", "password")
+        super().__init__(f"too many failed {what}; {self.wait_text}", field)
         self.retry_after = retry_after
         self.headers = {"Retry-After": str(retry_after)}
 
 
 @dataclass(frozen=True)
 class LoginLimits:
-    """Failures allowed within `window` before sign-ins are refused for a while."""
+    """Failures allowed within `window` before sign-ins are refused for a while. A bad
+    bearer token counts as a failure from its address, with the failed sign-ins."""
 
     per_account: int = 5
     per_address: int = 30
     window: timedelta = timedelta(minutes=15)
+
+    @classmethod
+    def of(cls, settings: Any) -> "LoginLimits":
+        return cls(settings.login_failures_per_account, settings.login_failures_per_address,
+                   timedelta(minutes=settings.login_window_minutes))
 
 
 def _account_key(email: str) -> str:
@@ -156,29 +167,41 @@ def _address_key(address: str) -> str:
     return "address:" + address[:70]
 
 
+def _failures_wait(session: Session, counts: list[tuple[str, int]], window: timedelta,
+                   now: datetime) -> int:
+    """Seconds until every (key, limit) is under its limit again; 0 when all are now.
+    Read from the database, so every instance sees the same count."""
+    wait = 0.0
+    for key, limit in counts:
+        # The limit-th latest failure in the window, if there are that many: one row read
+        # from the (key, at) index, however many failures there were.
+        oldest = session.scalar(
+            select(LoginFailure.at).where(LoginFailure.key == key,
+                                          LoginFailure.at > now - window)
+            .order_by(LoginFailure.at.desc()).offset(limit - 1).limit(1))
+        if oldest is not None:
+            wait = max(wait, (oldest + window - now).total_seconds())
+    return math.ceil(wait)
+
+
+def _count_failure(session: Session, keys: list[str], now: datetime) -> None:
+    session.execute(delete(LoginFailure).where(LoginFailure.at < now - timedelta(days=1)))
+    session.add_all([LoginFailure(key=key, at=now) for key in keys])
+
+
 def login_wait(session: Session, email: str, address: str, limits: LoginLimits,
                now: datetime) -> int:
-    """Seconds until this account and address may try again; 0 when they may now. Read
-    from the database, so every instance sees the same count."""
-    wait = 0.0
-    for key, limit in ((_account_key(email), limits.per_account),
-                       (_address_key(address), limits.per_address)):
-        recent = session.scalars(
-            select(LoginFailure.at).where(LoginFailure.key == key,
-                                          LoginFailure.at > now - limits.window)
-            .order_by(LoginFailure.at.desc()).limit(limit)).all()
-        if len(recent) >= limit:
-            wait = max(wait, (recent[-1] + limits.window - now).total_seconds())
-    return math.ceil(wait)
+    """Seconds until this account and address may try again; 0 when they may now."""
+    return _failures_wait(session, [(_account_key(email), limits.per_account),
+                                    (_address_key(address), limits.per_address)],
+                          limits.window, now)
 
 
 def record_login_failure(session: Session, email: str, address: str, user: User | None,
                          now: datetime) -> None:
     """Counts the failure for the account and the address, and writes it to the audit log
     (the account's id if there is one; never the email typed, which may be a password)."""
-    session.execute(delete(LoginFailure).where(LoginFailure.at < now - timedelta(days=1)))
-    session.add_all([LoginFailure(key=_account_key(email), at=now),
-                     LoginFailure(key=_address_key(address), at=now)])
+    _count_failure(session, [_account_key(email), _address_key(address)], now)
     record_event(session, "user", user.id if user else "unknown", "login_failed",
                  {"address": address})
     session.commit()
@@ -187,6 +210,39 @@ def record_login_failure(session: Session, email: str, address: str, user: User 
 def forget_login_failures(session: Session, email: str) -> None:
     session.execute(delete(LoginFailure).where(LoginFailure.key == _account_key(email)))
     session.commit()
+
+
+def token_wait(session: Session, address: str, limits: LoginLimits, now: datetime) -> int:
+    """Seconds until this address may present a bearer token again; 0 when it may now.
+    Its failed sign-ins and bad tokens count together, against `limits.per_address`."""
+    return _failures_wait(session, [(_address_key(address), limits.per_address)],
+                          limits.window, now)
+
+
+def record_token_failure(session: Session, address: str, now: datetime) -> None:
+    """Counts a bearer token that opened nothing against its address, and audits it
+    without the token's text (which may be a near miss of a real one)."""
+    _count_failure(session, [_address_key(address)], now)
+    record_event(session, "token", "unknown", "token_failed", {"address": address})
+    session.commit()
+
+
+def authenticate_bearer(engine: Engine, secret: str, address: str, limits: LoginLimits
+                        ) -> tuple[User, Token] | None:
+    """The user and token behind a bearer secret, or None (the failure counted and
+    audited); TooManyAttempts (429) while the address has failed too often, before the
+    secret is even looked up, so that guessing stops whatever the guess."""
+    now = datetime.now(UTC)
+    with session_for(engine, read_only=True) as session:
+        retry_after = token_wait(session, address, limits, now)
+        found = None if retry_after else resolve_token(session, secret)
+    if retry_after:
+        raise TooManyAttempts(retry_after, "bearer tokens from this address",
+                              "Authorization")
+    if found is None:
+        with session_for(engine, actor="unknown") as session:
+            record_token_failure(session, address, now)
+    return found
 
 
 def _password_matches(password_hash: str | None, password: str) -> bool:
@@ -239,14 +295,17 @@ async def sign_in(engine: Engine, email: str, password: str, address: str,
     return user
 
 
-def change_password(session: Session, user_id: int, current: str, new: str) -> User:
-    """A user's own new password, given the one they have now; the new one must differ."""
+def change_password(session: Session, user_id: int, current: str, new: str,
+                    keep_secret: str | None = None) -> User:
+    """A user's own new password, given the one they have now; the new one must differ.
+    Every other session and token of theirs ends; the one whose secret is `keep_secret`
+    (the session or token they changed it with) stays signed in."""
     user = get_user_by_id(session, user_id)
     if not _password_matches(user.password_hash, current):
         raise Invalid("your current password is not right", "current_password")
     if current == new:
         raise Invalid("the new password must be different from the current one", "password")
-    return update_user(session, user.id, UserUpdate(password=new))
+    return update_user(session, user.id, UserUpdate(password=new), keep_secret)
 
 
 def create_token(session: Session, user: User, name: str,
@@ -313,10 +372,13 @@ def end_session(session: Session, secret: str) -> None:
         session.commit()
 
 
-def _revoke_all(session: Session, user: User) -> None:
+def _revoke_all(session: Session, user: User, keep: str | None = None) -> None:
+    """Ends the user's sessions and tokens, all but the one whose secret is `keep`."""
     now = datetime.now(UTC)
-    for token in session.scalars(select(Token).where(Token.user_id == user.id,
-                                                     Token.revoked_at.is_(None))):
+    query = select(Token).where(Token.user_id == user.id, Token.revoked_at.is_(None))
+    if keep:
+        query = query.where(Token.secret_hash != _digest(keep))
+    for token in session.scalars(query):
         token.revoked_at = now
 
 

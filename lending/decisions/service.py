@@ -258,9 +258,9 @@ def refusal_message(decision: Decision, kind: str) -> str:
     return f"not eligible for a {kind}: {reasons}"
 
 
-def decisions_of(session: Session, recipient_id: int, limit: int = 100
+def decisions_of(session: Session, recipient_id: int, limit: int = 100, offset: int = 0
                  ) -> list[dict[str, Any]]:
-    """The recipient's decisions, newest first."""
+    """The recipient's decisions, newest first, a page at a time."""
     return [decision_row(d) for d in session.scalars(
         select(EligibilityDecision).where(EligibilityDecision.recipient_id == recipient_id)
-        .order_by(EligibilityDecision.id.desc()).limit(limit))]
+        .order_by(EligibilityDecision.id.desc()).limit(limit).offset(offset))]

@@ -170,9 +170,11 @@ def agreement_of(session: Session, loan_id: int, organisation: str, zone: ZoneIn
     return pdf
 
 
-def loans_of(session: Session, recipient_id: int, today: date) -> list[dict[str, Any]]:
+def loans_of(session: Session, recipient_id: int, today: date, limit: int = 200,
+             offset: int = 0) -> list[dict[str, Any]]:
+    """The recipient's loans, newest first, a page at a time."""
     rows = session.execute(_loan_query().where(Loan.recipient_id == recipient_id)
-                           .order_by(Loan.id.desc()).limit(200)).all()
+                           .order_by(Loan.id.desc()).limit(limit).offset(offset)).all()
     return [_loan_dict(row, today) for row in rows]
 
 

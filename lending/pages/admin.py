@@ -36,10 +36,13 @@ class AccountPages(Controller):
             problems["password_again"] = "The two new passwords are not the same"
         if not problems:
             try:
-                accounts.change_password(db_session, request.user.id, current, new)
+                # The other browsers and tokens are signed out; this browser stays in.
+                accounts.change_password(db_session, request.user.id, current, new,
+                                         keep_secret=request.auth)
             except FORM_ERRORS as error:
                 problems = form_problems(error)
             else:
+                request.app.state.recent_tokens.forget_all()
                 return go_to(request, "/", "Your password has been changed.")
         return render(request, "password.html", status_code=422, errors=problems)
 
@@ -96,6 +99,7 @@ class AdminPages(Controller):
         except (ValidationError, *FORM_ERRORS) as error:
             problems = form_problems(error)
         else:
+            request.app.state.recent_tokens.forget_all()  # sessions may have ended
             done = ("Password reset" if "password" in values else
                     "Deactivated" if values.get("active") is False else "Saved")
             return go_to(request, f"/admin/users/{user.id}", f"{done}: {user.email}.")

@@ -1,7 +1,5 @@
 """Signing in and out."""
 
-from datetime import timedelta
-
 import anyio
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
@@ -42,9 +40,7 @@ class SessionPages(Controller):
             problems["password"] = "Enter your password"
         if not problems:
             settings = state.settings
-            limits = accounts.LoginLimits(
-                settings.login_failures_per_account, settings.login_failures_per_address,
-                timedelta(minutes=settings.login_window_minutes))
+            limits = accounts.LoginLimits.of(settings)
             address = request.client.host if request.client else "unknown"
             try:
                 user = await accounts.sign_in(state.engine, email, password, address, limits)

@@ -58,13 +58,13 @@ def subject_access_pdf(export: dict[str, Any], organisation: str) -> bytes:
         ("GRID", (0, 0), (-1, -1), 0.25, colors.grey), ("VALIGN", (0, 0), (-1, -1), "TOP")]))
     for key, heading, columns in SECTIONS:
         story += [Spacer(1, 4 * mm), Paragraph(escape(heading), styles["Heading2"])]
-        items = export.get(key) or []
-        if not items:
+        header = [[Paragraph(escape(c.replace("_", " ")), small) for c in columns]]
+        # The lists may be iterators, read a page at a time: read once, here.
+        table = header + [[Paragraph(escape(_text(item.get(c))), small) for c in columns]
+                          for item in export.get(key) or []]
+        if len(table) == 1:
             story.append(Paragraph("None.", styles["Normal"]))
             continue
-        table = [[Paragraph(escape(c.replace("_", " ")), small) for c in columns]]
-        table += [[Paragraph(escape(_text(item.get(c))), small) for c in columns]
-                  for item in items]
         story.append(Table(table, repeatRows=1, splitInRow=1,
                            colWidths=[180 * mm / len(columns)] * len(columns), style=[
             ("GRID", (0, 0), (-1, -1), 0.25, colors.grey),

@@ -9,14 +9,18 @@ outcomes and reason codes stay, so the reports still count them.
 """
 
 import json
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import String, cast, func, or_, select, update
 from sqlmodel import Session
 
 from lending.audit.models import AuditEntry
 from lending.audit.service import keyring_of, readable_entries, record_event
+from lending.db import is_sqlite, session_for
 from lending.decisions.models import EligibilityDecision
 from lending.decisions.service import decisions_of
 from lending.loans.models import Loan, LoanStatus
@@ -131,48 +135,129 @@ def pseudonymise_due(session: Session, months: int, now: datetime | None = None
     return erased
 
 
-def _audit_of(session: Session, recipient_id: int) -> list[dict[str, Any]]:
-    """Every entry about the recipient or about their loans, decisions and requests."""
+# Rows read at a time: an export of any size holds one page of each list in memory.
+PAGE = 500
+
+
+def _paged(fetch: Callable[[int, int], list]) -> Iterator[Any]:
+    """Every item `fetch(limit, offset)` pages through, a page at a time."""
+    offset = 0
+    while True:
+        page = fetch(PAGE, offset)
+        yield from page
+        if len(page) < PAGE:
+            return
+        offset += PAGE
+
+
+def _audit_of(session: Session, recipient_id: int) -> Iterator[dict[str, Any]]:
+    """Every entry about the recipient or about their loans, decisions and requests,
+    oldest first, opened a page at a time."""
     owned = [("loan", Loan), ("eligibility_decision", EligibilityDecision),
              ("waitlist_request", WaitlistRequest)]
     conditions = [(AuditEntry.entity == "recipient")
                   & (AuditEntry.entity_id == str(recipient_id))]
     for entity, model in owned:
-        ids = [str(i) for i in session.scalars(select(model.id).where(
-            model.recipient_id == recipient_id))]
-        if ids:
-            conditions.append((AuditEntry.entity == entity) & AuditEntry.entity_id.in_(ids))
-    entries = session.scalars(select(AuditEntry).where(or_(*conditions))
-                              .order_by(AuditEntry.id)).all()
-    return readable_entries(session, entries)
+        ids = select(cast(model.id, String)).where(model.recipient_id == recipient_id)
+        conditions.append((AuditEntry.entity == entity) & AuditEntry.entity_id.in_(ids))
+    last = 0
+    while True:
+        page = session.scalars(select(AuditEntry).where(or_(*conditions), AuditEntry.id > last)
+                               .order_by(AuditEntry.id).limit(PAGE)).all()
+        yield from readable_entries(session, page)
+        if len(page) < PAGE:
+            return
+        last = page[-1].id
 
 
-def export_recipient(session: Session, recipient_id: int, today: date) -> dict[str, Any]:
+def _sections(session: Session, recipient_id: int, today: date
+              ) -> list[tuple[str, Callable[[], Iterator[Any]]]]:
+    """The export's lists, each read lazily a page at a time when called, none capped."""
+    def messages(limit: int, offset: int) -> list[dict[str, Any]]:
+        rows, _ = outbox.list_messages(session, recipient_id=recipient_id, limit=limit,
+                                       offset=offset)
+        return [{name: getattr(row, name) for name in MESSAGE_FIELDS} for row in rows]
+
+    def replies(limit: int, offset: int) -> list[dict[str, Any]]:
+        rows, _ = outbox.list_replies(session, recipient_id=recipient_id, limit=limit,
+                                      offset=offset)
+        return [{name: getattr(row, name) for name in REPLY_FIELDS} for row in rows]
+
+    return [
+        ("decisions", lambda: _paged(lambda limit, offset: decisions_of(
+            session, recipient_id, limit=limit, offset=offset))),
+        ("loans", lambda: _paged(lambda limit, offset: loans_of(
+            session, recipient_id, today, limit=limit, offset=offset))),
+        ("waitlist_requests", lambda: _paged(lambda limit, offset: requests_of(
+            session, recipient_id, limit=limit, offset=offset))),
+        ("messages", lambda: _paged(messages)),
+        ("replies", lambda: _paged(replies)),
+        ("audit_entries", lambda: _audit_of(session, recipient_id)),
+    ]
+
+
+@dataclass
+class SubjectAccess:
+    """An export under way: the record, and its lists, each read (a page at a time, in
+    the export's snapshot) whenever it is called."""
+
+    exported_at: datetime
+    recipient: dict[str, Any]
+    sections: list[tuple[str, Callable[[], Iterator[Any]]]]
+
+    def parts(self) -> dict[str, Any]:
+        """The export's parts as the PDF reads them: each list an iterator."""
+        return {"exported_at": self.exported_at, "recipient": self.recipient,
+                **{name: items() for name, items in self.sections}}
+
+
+def start_export(session: Session, recipient_id: int, today: date) -> SubjectAccess:
     """Everything held about one person (UK GDPR art. 15): the record and answers, their
-    decisions with reasons, loans, waitlist requests and the audit entries about them.
-    the texts we sent them (with their wording) and the texts they sent us. The export is
-    itself written to the audit log."""
+    decisions with reasons, loans, waitlist requests, the texts we sent them (with their
+    wording), the texts they sent us, and the audit entries about them; no list is
+    capped, and each is read a page at a time as it is written out, so memory does not
+    grow with the record. The export is written to the audit log first, in its own
+    transaction; the rest is read in one snapshot (REPEATABLE READ on PostgreSQL, one
+    read transaction on SQLite), so the parts agree with each other. NotFound (404) for an
+    unknown recipient."""
     recipient = get_recipient(session, recipient_id)
-    record = recipient_row(session, recipient)
-    record["erased_at"] = recipient.erased_at
-    loans = loans_of(session, recipient_id, today)
-    messages, _ = outbox.list_messages(session, recipient_id=recipient_id, limit=10_000)
-    replies, _ = outbox.list_replies(session, recipient_id=recipient_id, limit=10_000)
-    export = {
-        "exported_at": datetime.now(UTC),
-        "recipient": record,
-        "decisions": decisions_of(session, recipient_id, limit=10_000),
-        "loans": loans,
-        "waitlist_requests": requests_of(session, recipient_id),
-        "messages": [{name: getattr(row, name) for name in MESSAGE_FIELDS} for row in messages],
-        "replies": [{name: getattr(row, name) for name in REPLY_FIELDS} for row in replies],
-        "audit_entries": _audit_of(session, recipient_id),
-    }
-    session.commit()
+    session.rollback()
     record_event(session, "recipient", recipient_id, "export",
                  {"what": "subject access export"})
     session.commit()
-    return export
+    if not is_sqlite(session.get_bind()):
+        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+    recipient = get_recipient(session, recipient_id)
+    record = recipient_row(session, recipient)
+    record["erased_at"] = recipient.erased_at
+    return SubjectAccess(datetime.now(UTC), record, _sections(session, recipient_id, today))
+
+
+def export_recipient(session: Session, recipient_id: int, today: date) -> dict[str, Any]:
+    """The whole export as one dict (for the PDF, and callers that want it whole)."""
+    export = start_export(session, recipient_id, today)
+    whole = {"exported_at": export.exported_at, "recipient": export.recipient}
+    for name, items in export.sections:
+        whole[name] = list(items())
+    session.commit()
+    return whole
+
+
+def export_json_chunks(export: SubjectAccess) -> Iterator[str]:
+    """The export as JSON text, written as it is read: a page of each list at a time."""
+    def dumps(value: Any) -> str:
+        return json.dumps(value, default=_plain, ensure_ascii=False)
+
+    yield "{\n" + f'  "exported_at": {dumps(export.exported_at)},\n'
+    yield f'  "recipient": {dumps(export.recipient)}'
+    for name, items in export.sections:
+        yield f',\n  "{name}": ['
+        first = True
+        for item in items():
+            yield ("\n    " if first else ",\n    ") + dumps(item)
+            first = False
+        yield "]" if first else "\n  ]"
+    yield "\n}\n"
 
 
 def export_as_json(export: dict[str, Any]) -> str:
@@ -185,6 +270,36 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-def export_pdf(export: dict[str, Any], organisation: str) -> bytes:
+def stream_export(engine: Any, recipient_id: int, today: date, actor: str | None,
+                  actor_id: int | None) -> Iterator[str]:
+    """The export as JSON text for a response to stream: started (audited, 404 for an
+    unknown recipient) before this returns; read and written a page at a time as the
+    response goes; its session closed when the last chunk has gone or the client left."""
+    stack = ExitStack()
+    session = stack.enter_context(session_for(engine, actor=actor, actor_id=actor_id))
+    try:
+        export = start_export(session, recipient_id, today)
+    except BaseException:
+        stack.close()
+        raise
+
+    def chunks() -> Iterator[str]:
+        # In pieces of about 64 KB: each piece is one hop to a worker thread and one send.
+        with stack:
+            pending: list[str] = []
+            size = 0
+            for piece in export_json_chunks(export):
+                pending.append(piece)
+                size += len(piece)
+                if size >= 65536:
+                    yield "".join(pending)
+                    pending, size = [], 0
+            yield "".join(pending)
+    return chunks()
+
+
+def export_pdf(export: "dict[str, Any] | SubjectAccess", organisation: str) -> bytes:
+    """The export as a readable PDF (built whole: a PDF's pages are laid out together)."""
     from lending.privacy.pdf import subject_access_pdf
-    return subject_access_pdf(export, organisation)
+    parts = export.parts() if isinstance(export, SubjectAccess) else export
+    return subject_access_pdf(parts, organisation)

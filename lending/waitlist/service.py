@@ -447,7 +447,10 @@ def list_requests(session: Session, location: str | None = None, kind: str | Non
             "offset": offset}
 
 
-def requests_of(session: Session, recipient_id: int) -> list[dict[str, Any]]:
+def requests_of(session: Session, recipient_id: int, limit: int = 100, offset: int = 0
+                ) -> list[dict[str, Any]]:
+    """The recipient's waiting-list requests, newest first, a page at a time."""
     rows = session.execute(_rows(session, [WaitlistRequest.recipient_id == recipient_id])
-                           .order_by(WaitlistRequest.id.desc()).limit(100)).all()
+                           .order_by(WaitlistRequest.id.desc()).limit(limit)
+                           .offset(offset)).all()
     return [_row(*row) for row in rows]

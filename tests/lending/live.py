@@ -67,3 +67,17 @@ def serving(env: dict, cwd: Path, name: str = "serve"):
 def several(env: dict, cwd: Path, count: int):
     with ExitStack() as stack:
         yield [stack.enter_context(serving(env, cwd, f"serve{n}")) for n in range(count)]
+
+
+@contextmanager
+def scheduling(env: dict, cwd: Path, name: str = "scheduler"):
+    """One `lending scheduler` process, until the block ends; yields the process."""
+    log = (cwd / f"{name}.log").open("w")
+    process = subprocess.Popen([BIN / "lending", "scheduler"], env=env, cwd=cwd, stdout=log,
+                               stderr=subprocess.STDOUT)
+    try:
+        yield process
+    finally:
+        process.terminate()
+        process.wait(10)
+        log.close()

@@ -76,7 +76,7 @@ def test_common_passwords_and_ones_with_the_email_are_refused(client, admin, pas
     assert response.json()["errors"][0]["field"] == "password"
 
 
-def test_a_new_password_ends_every_session_and_token(client, admin, engine):
+def test_an_admin_reset_ends_every_session_and_token(client, admin, engine):
     bearer = add_user(engine, "desk@example.org", "staff", password=PASSWORD)
     assert sign_in(client, "desk@example.org", PASSWORD).status_code in (302, 303)
     assert client.get("/").status_code == 200  # the browser session works
@@ -87,3 +87,84 @@ def test_a_new_password_ends_every_session_and_token(client, admin, engine):
     assert client.get(f"{API}/me", headers=bearer).status_code == 401
     assert client.get("/", follow_redirects=False).status_code in (302, 303, 401)
     assert sign_in(client, "desk@example.org", "a fresh long secret").status_code in (302, 303)
+
+
+def test_changing_your_own_password_ends_only_your_other_sessions(app, client, engine):
+    kept = add_user(engine, "desk@example.org", "staff", password=PASSWORD)
+    with TestClient(app) as browser:
+        assert sign_in(browser, "desk@example.org", PASSWORD).status_code in (302, 303)
+        assert browser.get("/").status_code == 200
+        user_id = client.get(f"{API}/me", headers=kept).json()["id"]
+        second = client.post(f"{API}/users/{user_id}/tokens", json={"name": "second"},
+                             headers=add_user(engine, "root@example.org", "admin"))
+        other = {"Authorization": f"Bearer {second.json()['token']}"}
+        assert client.get(f"{API}/me", headers=other).status_code == 200
+        wrong = client.post(f"{API}/me/password", headers=kept, json={
+            "current_password": "not it at all", "password": "a fresh long secret"})
+        assert wrong.status_code == 422
+        assert wrong.json()["errors"][0]["field"] == "current_password"
+        changed = client.post(f"{API}/me/password", headers=kept, json={
+            "current_password": PASSWORD, "password": "a fresh long secret"})
+        assert changed.status_code == 200, changed.text
+        assert changed.json()["email"] == "desk@example.org"
+        # The token it was changed with still works; the other token and the browser don't.
+        assert client.get(f"{API}/me", headers=kept).status_code == 200
+        assert client.get(f"{API}/me", headers=other).status_code == 401
+        assert browser.get("/", follow_redirects=False).status_code in (302, 303, 401)
+        assert sign_in(browser, "desk@example.org", "a fresh long secret").status_code in (
+            302, 303)
+
+
+def test_a_new_password_is_checked_like_any_other(client, engine):
+    kept = add_user(engine, "desk@example.org", "staff", password=PASSWORD)
+    for body, field in (({"current_password": PASSWORD, "password": "short"}, "password"),
+                        ({"current_password": PASSWORD, "password": "password1234"},
+                         "password"),
+                        ({"current_password": PASSWORD, "password": PASSWORD}, "password"),
+                        ({"password": "a fresh long secret"}, "current_password")):
+        answer = client.post(f"{API}/me/password", headers=kept, json=body)
+        assert answer.status_code in (400, 422), answer.text
+        assert field in str(answer.json()["errors"]), answer.text
+    assert client.get(f"{API}/me", headers=kept).status_code == 200
+
+
+def test_repeated_bad_bearer_tokens_from_an_address_are_refused(settings, engine, manager):
+    settings.login_failures_per_address = 3
+    with TestClient(create_app(settings, engine)) as client:
+        for n in range(3):
+            guess = {"Authorization": f"Bearer lnd_guess-number-{n}"}
+            answer = client.get(f"{API}/devices", headers=guess)
+            assert answer.status_code == 401, answer.text
+        refused = client.get(f"{API}/devices", headers={"Authorization": "Bearer lnd_next"})
+        assert refused.status_code == 429
+        assert 800 < int(refused.headers["retry-after"]) <= 900
+        assert refused.json()["errors"][0]["field"] == "Authorization"
+        assert "too many failed bearer tokens" in refused.json()["detail"]
+        # Even a right token is not looked up from that address until the window passes:
+        # guessing stops whatever the guess.
+        assert client.get(f"{API}/devices", headers=manager).status_code == 429
+        # The count lives in the database: another instance refuses too, and so does the
+        # sign-in page (one count per address).
+        with TestClient(create_app(settings, engine)) as other:
+            assert other.get(f"{API}/devices", headers=manager).status_code == 429
+            assert sign_in(other, "manager@example.org", PASSWORD).status_code == 429
+    # Each failure is audited by address, never with the token's text.
+    settings.login_failures_per_address = 30
+    with TestClient(create_app(settings, engine)) as fresh:
+        entries = fresh.get(f"{API}/audit", params={"entity": "token"},
+                            headers=manager).json()["items"]
+    failed = [e for e in entries if e["action"] == "token_failed"]
+    assert len(failed) == 3
+    assert all("guess-number" not in str(e) for e in failed)
+    assert failed[0]["changes"] == {"address": "testclient"}
+
+
+def test_a_missing_or_expired_session_is_not_counted_as_a_guess(settings, engine, manager):
+    settings.login_failures_per_address = 2
+    with TestClient(create_app(settings, engine)) as client:
+        for _ in range(4):
+            assert client.get(f"{API}/devices").status_code == 401
+            client.cookies.set("lending_session", "an-old-cookie")
+            assert client.get(f"{API}/devices").status_code == 401
+            client.cookies.clear()
+        assert client.get(f"{API}/devices", headers=manager).status_code == 200

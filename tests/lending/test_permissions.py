@@ -72,6 +72,7 @@ GET /api/v1/loans/{loan_id:int} staff
 GET /api/v1/loans/{loan_id:int}/agreement.pdf staff
 GET /api/v1/locations staff
 GET /api/v1/me staff
+POST /api/v1/me/password staff
 GET /api/v1/recipients staff
 GET /api/v1/recipients/{recipient_id:int} staff
 GET /api/v1/recipients/{recipient_id:int}/eligibility staff

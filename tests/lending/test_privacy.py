@@ -245,3 +245,56 @@ def test_the_keys_are_resealed_under_a_new_secret(client, staff, manager, office
     entries = json.loads(output.read_text())["audit_entries"]
     assert next(e for e in entries if e["action"] == "create")["changes"]["after"][
         "name"] == NAME
+
+
+# More than the pages the export reads at a time (500), and far more than the 200 loans a
+# recipient's page shows: the export must hold them all.
+MANY_LOANS = 1050
+
+
+def test_the_export_holds_every_loan_however_many(client, staff, manager, office, engine,
+                                                  settings, tmp_path):
+    from datetime import date
+
+    from inventory.bulk import insert_rows
+    from lending.loans.models import Loan
+
+    rid = make_recipient(client, staff, name=NAME, mobile=MOBILE)
+    lend_and_return(client, staff, rid)
+    table = Loan.__table__
+    columns = [c.name for c in table.columns if c.name != "id"]
+    first = date(2030, 1, 1)
+    with engine.begin() as connection:
+        template = connection.execute(select(table).where(table.c.recipient_id == rid)
+                                      ).mappings().one()
+        # Set-based: one executemany of past loans of the same device, each due on a
+        # different day, so that each can be found in the PDF's text.
+        insert_rows(connection, table, columns, (
+            [{**template, "due_on": first + timedelta(days=n)}[name] for name in columns]
+            for n in range(MANY_LOANS)))
+    expected = {(first + timedelta(days=n)).isoformat() for n in range(MANY_LOANS)}
+
+    response = client.get(f"{API}/recipients/{rid}/export", headers=manager)
+    assert response.status_code == 200, response.text
+    export = response.json()
+    assert len(export["loans"]) == MANY_LOANS + 1
+    assert len({loan["id"] for loan in export["loans"]}) == MANY_LOANS + 1
+    assert {loan["due_on"] for loan in export["loans"]} >= expected
+    assert export["recipient"]["name"] == NAME and export["audit_entries"]
+
+    pdf = client.get(f"{API}/recipients/{rid}/export.pdf", headers=manager)
+    assert pdf.status_code == 200
+    words = " ".join(page.get_textpage().get_text_range()
+                     for page in pypdfium2.PdfDocument(pdf.content))
+    missing = [day for day in sorted(expected)
+               if date.fromisoformat(day).strftime("%d %b %Y") not in words]
+    assert missing == []
+
+    env = {**os.environ, "LENDING_DATABASE_URL": settings.database_url,
+           "LENDING_SCHEDULER": "off", "LENDING_SECRET_KEY": settings.secret_key}
+    output = tmp_path / "export.json"
+    exported = subprocess.run([LENDING, "recipient", "export", str(rid), "--output",
+                               str(output)], capture_output=True, text=True, env=env,
+                              cwd=tmp_path, timeout=120)
+    assert exported.returncode == 0, exported.stderr
+    assert len(json.loads(output.read_text())["loans"]) == MANY_LOANS + 1

@@ -88,6 +88,33 @@ def test_a_user_changes_their_password(page: Page, staff_user):
     expect(page).to_have_url(re.compile(r"/$"))
 
 
+def test_a_new_password_keeps_this_browser_in_and_signs_the_others_out(
+        page: Page, browser, server, staff_user):
+    elsewhere = browser.new_context(base_url=server.url)
+    other = elsewhere.new_page()
+    try:
+        sign_in(other, staff_user)  # the same person, in another browser
+        expect(other).to_have_url(re.compile(r"/$"))
+        sign_in(page, staff_user)
+        page.get_by_role("link", name="Change password").click()
+        page.get_by_label("Current password").fill(PASSWORD)
+        page.get_by_label("New password", exact=True).fill("a brand new passphrase")
+        page.get_by_label("New password again").fill("a brand new passphrase")
+        page.get_by_role("button", name="Change password").click()
+        expect(page.locator(BANNER)).to_contain_text("Your password has been changed")
+        # This browser is still signed in, page after page.
+        page.goto("/loans")
+        expect(page).to_have_url(re.compile(r"/loans$"))
+        expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+        # The other browser is signed out: its next page asks for a login.
+        other.goto("/loans")
+        expect(other).to_have_url(re.compile(r"/login\?next=(/|%2F)loans$"))
+        sign_in(other, staff_user, "a brand new passphrase", path=other.url)
+        expect(other).to_have_url(re.compile(r"/loans$"))
+    finally:
+        elsewhere.close()
+
+
 def test_an_admin_adds_a_user_changes_their_role_and_gives_them_a_token(page: Page, engine,
                                                                        office):
     add_user(engine, "root@example.org", "admin", password=PASSWORD)

@@ -47,7 +47,7 @@ def _plain(detail: Any, field: str, message: str) -> str:
     kind, context = detail["type"], detail.get("ctx") or {}
     what = field.rsplit(".", 1)[-1].replace("_", " ")
     if kind == "missing" or (kind == "string_too_short" and context.get("min_length") == 1):
-        return f"Enter the {what}"
+        return f"Enter the {DATE_NAMES.get(what.replace(' ', '_'), what).lower()}"
     if kind == "string_too_short":
         return f"Enter at least {context.get('min_length')} characters"
     if kind == "string_too_long":

@@ -39,6 +39,8 @@ from lending.pages.wording import (
     KIND_LABELS,
     LABEL_TEMPLATES,
     PURPOSES,
+    RESTRICTION_LABELS,
+    RESTRICTIONS,
     STATUS_LABELS,
     WIPE_METHODS,
 )
@@ -219,7 +221,8 @@ def _filters(engine: JinjaTemplateEngine) -> None:
                        DEVICE_STATUSES=[s.value for s in DeviceStatus],
                        DEVICE_KINDS=[k.value for k in DeviceKind],
                        LABEL_TEMPLATES=LABEL_TEMPLATES, PURPOSES=PURPOSES,
-                       DATE_NAMES=DATE_NAMES)
+                       DATE_NAMES=DATE_NAMES, RESTRICTIONS=RESTRICTIONS,
+                       RESTRICTION_LABELS=RESTRICTION_LABELS)
 
 
 def template_config() -> TemplateConfig:

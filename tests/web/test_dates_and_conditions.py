@@ -123,3 +123,95 @@ def test_a_loan_is_renewed_to_a_typed_date(page: Page, engine, office, staff_use
     type_date(page, "f-renew-due-on", later)
     page.get_by_role("button", name="Renew", exact=True).click()
     expect(page.locator(BANNER)).to_contain_text(f"Renewed: now due back {later:%A %-d %B %Y}")
+
+
+def choose_restriction(page: Page, text: str) -> None:
+    page.get_by_role("group", name="licence condition limit devices").get_by_label(
+        text, exact=True).check()
+
+
+def test_a_licence_condition_and_easy_read_are_set_from_the_edit_page_and_staff_cannot_clear(
+        page: Page, engine, office, staff_user):
+    sign_in(page, staff_user)
+    recipient_id = add_eligible_recipient(page)
+    about = page.locator("#about-title + .govuk-summary-list")
+    expect(about).to_contain_text("No restriction recorded")
+    expect(about).to_contain_text("Standard")
+    about.get_by_role("link", name="Change licence condition").click()
+    expect(page.locator("#f-restriction")).to_be_checked()  # none, the first choice
+    choose_restriction(page, "No internet-enabled devices")
+    page.get_by_label("They would like easy-read documents").check()
+    page.get_by_role("button", name="Save changes").click()
+    expect(page.locator(BANNER)).to_contain_text("Saved the changes")
+    expect(about).to_contain_text("No internet-enabled devices")
+    expect(about).to_contain_text("Easy read")
+
+    # Staff may make it stricter, never looser: the service's 403 is shown at the reason.
+    page.goto(f"/recipients/{recipient_id}/edit")
+    expect(page.get_by_label("They would like easy-read documents")).to_be_checked()
+    choose_restriction(page, "Devices allowed once each loan is declared")
+    page.get_by_label("Reason for clearing").fill("The licence was varied last week")
+    page.get_by_role("button", name="Save changes").click()
+    expect(page.locator("#f-reason-error")).to_contain_text("needs the manager role")
+    expect(page.locator(SUMMARY).get_by_role("link")).to_have_attribute("href", "#f-reason")
+    assert page.title().startswith("Error: ")
+    check(page, "a licence condition staff may not loosen")
+    page.goto(f"/recipients/{recipient_id}")
+    expect(about).to_contain_text("No internet-enabled devices")
+
+    # Easy read off again: anyone may.
+    page.goto(f"/recipients/{recipient_id}/edit")
+    page.get_by_label("They would like easy-read documents").uncheck()
+    page.get_by_role("button", name="Save changes").click()
+    expect(page.locator(BANNER)).to_contain_text("Saved the changes")
+    expect(about).to_contain_text("Standard")
+
+
+def test_a_manager_loosens_a_condition_with_a_reason_and_records_a_declaration(
+        page: Page, engine, office, staff_user, manager_user):
+    sign_in(page, staff_user)
+    recipient_id = add_eligible_recipient(page)
+    page.goto(f"/recipients/{recipient_id}/edit")
+    choose_restriction(page, "No internet-enabled devices")
+    page.get_by_role("button", name="Save changes").click()
+    expect(page.locator(BANNER)).to_contain_text("Saved the changes")
+    # Staff see the declarations only once the condition asks for them, and never the form.
+    expect(page.locator("#declarations")).to_have_count(0)
+
+    page.context.clear_cookies()
+    sign_in(page, manager_user, path=f"/login?next=/recipients/{recipient_id}/edit")
+    choose_restriction(page, "Devices allowed once each loan is declared")
+    page.get_by_role("button", name="Save changes").click()
+    expect(page.locator("#f-reason-error")).to_contain_text("needs a written reason")
+    page.get_by_label("Reason for clearing").fill("Licence varied: devices once declared")
+    page.get_by_role("button", name="Save changes").click()
+    expect(page.locator(BANNER)).to_contain_text("Saved the changes")
+    declarations = page.locator("#declarations")
+    expect(declarations).to_contain_text("No declarations recorded yet")
+
+    form = declarations.locator("form")
+    form.get_by_role("button", name="Record declaration").click()
+    expect(page.locator("#f-declared-to-error")).to_contain_text("Enter to whom it was declared")
+    expect(page.locator("#f-declared-on-error")).to_contain_text("Enter the declaration date")
+    assert page.title().startswith("Error: ")
+    check(page, "a declaration with nothing filled in")
+
+    page.get_by_label("Declared to").fill("Probation practitioner J. Smith")
+    type_date(page, "f-declared-on", ("31", "2", str(date.today().year)))
+    page.locator("#declarations form").get_by_role("button", name="Record declaration").click()
+    expect(page.locator("#f-declared-on-error")).to_contain_text(
+        "Declaration date must be a real date")
+    expect(page.get_by_label("Declared to")).to_have_value("Probation practitioner J. Smith")
+
+    declared = date.today() - timedelta(days=1)
+    type_date(page, "f-declared-on", declared)
+    page.locator("#declarations form").get_by_role("button", name="Record declaration").click()
+    expect(page.locator(BANNER)).to_contain_text(
+        "Declaration to Probation practitioner J. Smith recorded")
+    row = page.locator("#declarations tbody tr")
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text(f"{declared:%a %-d %b %Y}")
+    expect(row).to_contain_text("Probation practitioner J. Smith")
+    expect(row).to_contain_text(manager_user)
+    expect(row).to_contain_text("Not used yet")
+    check(page, "a recipient's declarations")

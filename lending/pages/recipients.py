@@ -42,7 +42,6 @@ from lending.recipients.models import RecipientStatus
 from lending.recipients.schemas import DeclarationCreate, RecipientCreate, RecipientUpdate
 from lending.vouchers.service import vouchers_of
 
-
 DECLARATION_FIELDS = ("declared_to", "declared_on", "notes")
 
 

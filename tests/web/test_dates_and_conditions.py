@@ -215,3 +215,20 @@ def test_a_manager_loosens_a_condition_with_a_reason_and_records_a_declaration(
     expect(row).to_contain_text(manager_user)
     expect(row).to_contain_text("Not used yet")
     check(page, "a recipient's declarations")
+
+
+def test_a_plan_end_date_that_is_no_date_is_named_on_the_device_edit_page(
+        page: Page, engine, office, staff_user):
+    tag = add_device(engine, kind="sim", make="EE", model="Data SIM")
+    sign_in(page, staff_user, path=f"/login?next=/d/{tag}/edit")
+    type_date(page, "f-plan-ends-on", ("31", "4", "2030"))
+    page.get_by_role("button", name="Save changes").click()
+    expect(page.locator("#f-plan-ends-on-error")).to_contain_text(
+        "Plan end date must be a real date")
+    link = page.locator(SUMMARY).get_by_role("link", name="Plan end date must be a real date")
+    assert link.get_attribute("href") == "#f-plan-ends-on-day"
+    expect(page.locator("#f-plan-ends-on-day")).to_have_value("31")
+    type_date(page, "f-plan-ends-on", ("", "", "2030"))
+    page.get_by_role("button", name="Save changes").click()
+    expect(page.locator("#f-plan-ends-on-error")).to_contain_text(
+        "Plan end date must include a day and month")

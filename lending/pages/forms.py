@@ -118,7 +118,8 @@ def date_from_parts(data: dict[str, Any], name: str) -> str:
 # ("Due date must be a real date"). The error summary links these to their day box.
 DATE_NAMES = {"due_on": "Due date", "renew_due_on": "Due date", "declared_on": "Declaration date",
               "plan_starts_on": "Plan start date", "plan_ends_on": "Plan end date",
-              "purchased_on": "Purchase date"}
+              "purchased_on": "Purchase date", "date_from": "Start date",
+              "date_to": "End date"}
 
 
 def date_message(field: str, typed: Any) -> str:

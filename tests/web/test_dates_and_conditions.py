@@ -232,3 +232,18 @@ def test_a_plan_end_date_that_is_no_date_is_named_on_the_device_edit_page(
     page.get_by_role("button", name="Save changes").click()
     expect(page.locator("#f-plan-ends-on-error")).to_contain_text(
         "Plan end date must include a day and month")
+
+
+def test_the_reports_period_is_typed_in_date_inputs(page: Page, engine, office, manager_user):
+    sign_in(page, manager_user, path="/login?next=/reports")
+    type_date(page, "f-date-from", ("31", "2", "2026"))
+    page.get_by_role("button", name="Show").click()
+    expect(page.locator("#f-date-from-error")).to_contain_text("Start date must be a real date")
+    check(page, "the reports page with a date that is no date")
+    type_date(page, "f-date-from", ("2", "3", "2026"))
+    type_date(page, "f-date-to", ("31", "3", "2026"))
+    page.get_by_role("button", name="Show").click()
+    expect(page.locator(SUMMARY)).to_have_count(0)
+    expect(page.get_by_role("link", name="Download CSV")).to_have_attribute(
+        "href", "/api/v1/reports/stock.csv?from=2026-03-02&to=2026-03-31")
+    expect(page.locator("#f-date-to-day")).to_have_value("31")

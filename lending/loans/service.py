@@ -212,9 +212,10 @@ def _checked_due_on(wanted: date | None, latest: date, location: Location, today
     if wanted is None:
         return latest
     if wanted < today:
-        raise Invalid(f"{wanted.isoformat()} is in the past", "due_on")
+        raise Invalid("Due date must be today or in the future", "due_on")
     if after is not None and wanted <= after:
-        raise Invalid(f"a renewal moves the due date later than {after.isoformat()}", "due_on")
+        raise Invalid(f"Due date must be after {after:%-d %B %Y}, the date it is due now",
+                      "due_on")
     if wanted > latest:
         raise Invalid(f"the policy allows a due date up to {latest.isoformat()}", "due_on")
     if not is_open(location, wanted):

@@ -47,13 +47,13 @@ def _plain(detail: Any, field: str, message: str) -> str:
     kind, context = detail["type"], detail.get("ctx") or {}
     what = field.rsplit(".", 1)[-1].replace("_", " ")
     if kind == "missing" or (kind == "string_too_short" and context.get("min_length") == 1):
-        return f"Enter the {what}"
+        return f"Enter the {DATE_NAMES.get(what.replace(' ', '_'), what).lower()}"
     if kind == "string_too_short":
         return f"Enter at least {context.get('min_length')} characters"
     if kind == "string_too_long":
         return f"Use {context.get('max_length')} characters or fewer"
     if kind.startswith(("date_", "datetime_")):
-        return "Enter a real date, for example 27 3 2027"
+        return date_message(field.rsplit(".", 1)[-1], detail.get("input"))
     if kind.startswith(("float_", "decimal_", "int_")) and "parsing" in kind:
         return "Enter a number"
     if kind == "extra_forbidden":
@@ -112,6 +112,33 @@ def date_from_parts(data: dict[str, Any], name: str) -> str:
     if day.isdigit() and month.isdigit() and year.isdigit() and len(year) == 4:
         return f"{year}-{int(month):02d}-{int(day):02d}"
     return f"{year}-{month}-{day}"
+
+
+# The dates typed in the design system's date input, named as its error messages name them
+# ("Due date must be a real date"). The error summary links these to their day box.
+DATE_NAMES = {"due_on": "Due date", "renew_due_on": "Due date", "declared_on": "Declaration date",
+              "plan_starts_on": "Plan start date", "plan_ends_on": "Plan end date",
+              "purchased_on": "Purchase date", "date_from": "Start date",
+              "date_to": "End date"}
+
+
+def date_message(field: str, typed: Any) -> str:
+    """What is wrong with a date that is no date, as the design system words it: what it
+    must include when a box was left blank, else that it must be a real date. `typed` is
+    what `date_from_parts` made of the boxes (year-month-day, as typed)."""
+    name = DATE_NAMES.get(field)
+    if name is None:
+        return "Enter a real date, for example 27 3 2027"
+    parts = str(typed or "").split("-")
+    if len(parts) == 3:
+        year, month, day = parts
+        missing = [part for part, text in (("day", day), ("month", month), ("year", year))
+                   if not text.strip()]
+        if missing:
+            return f"{name} must include a {' and '.join(missing)}"
+        if year.isdigit() and len(year) != 4:
+            return "Year must include 4 numbers"
+    return f"{name} must be a real date"
 
 
 def as_list(value: Any) -> list[str]:

@@ -16,7 +16,7 @@ from inventory.models import Device, DeviceStatus
 from inventory.service import InventoryError
 from lending.decisions import service as decisions
 from lending.loans import service as loans
-from lending.loans.drafts import draft_agreement
+from lending.loans.drafts import draft_agreement, draft_due_on
 from lending.loans.schemas import LoanCreate, LoseLoan, RenewLoan, ReturnLoan
 from lending.messages import service as messages
 from lending.pages.forms import (
@@ -77,6 +77,15 @@ class IssuePages(Controller):
             return self._issue_page(request, db_session, device, int(values["recipient_id"]),
                                     status_code=422, errors=validation_errors(error),
                                     values=shown)
+        try:
+            due_on = draft_due_on(db_session, wanted, request.app.state.policy,
+                                  settings_of(request).today())
+        except InventoryError as error:
+            # The service judges the date (past, closed day, past the plan): back to the form.
+            shown = {**values, "accessories": ", ".join(values.get("accessories", []))}
+            return self._issue_page(request, db_session, device, wanted.recipient_id,
+                                    status_code=error.status_code,
+                                    errors=service_errors(error), values=shown)
         query = {key: value for key, value in {
             "recipient_id": wanted.recipient_id, "due_on": wanted.due_on or "",
             "accessories": ", ".join(wanted.accessories), "sim_tag": wanted.sim_tag or "",
@@ -85,7 +94,7 @@ class IssuePages(Controller):
                                 template="issue_check.html",
                                 status_code=422 if problems else 200, errors=problems or {},
                                 values={**values, "accessories": wanted.accessories},
-                                due_on=wanted.due_on, back_query=urlencode(query))
+                                due_on=due_on, back_query=urlencode(query))
 
     @get("/d/{asset_tag:str}/issue", sync_to_thread=True)
     def issue_form(self, request: Request, db_session: DbSession, asset_tag: FromPath[str],
@@ -227,9 +236,10 @@ class LoanPages(Controller):
         else:
             return go_to(request, f"/loans/{loan.id}",
                        f"Renewed: now due back {loan.due_on:%A %-d %B %Y}.")
+        # The renew form has one field, the new date: every problem is shown beside it.
         return self._loan_page(request, db_session, loan_id, status_code=422,
-                               errors={f"renew_{k}": v for k, v in problems.items()},
-                               values=values)
+                               errors={"renew_due_on": "; ".join(problems.values())},
+                               values={"renew_due_on": values.get("due_on")})
 
     @get("/loans/{loan_id:int}/lost", sync_to_thread=True)
     def confirm_lost(self, request: Request, db_session: DbSession, loan_id: FromPath[int]

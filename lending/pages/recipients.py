@@ -39,8 +39,10 @@ from lending.pages.wording import (
 )
 from lending.recipients import service as recipients
 from lending.recipients.models import RecipientStatus
-from lending.recipients.schemas import RecipientCreate, RecipientUpdate
+from lending.recipients.schemas import DeclarationCreate, RecipientCreate, RecipientUpdate
 from lending.vouchers.service import vouchers_of
+
+DECLARATION_FIELDS = ("declared_to", "declared_on", "notes")
 
 
 def _facts_from(data: dict[str, Any], questions: dict[str, str]) -> dict[str, bool]:
@@ -76,9 +78,7 @@ class RecipientPages(Controller):
                          ) -> Response:
         questions = request.app.state.policy.questions
         values = form_fields(data, ("name", "mobile", "language", "location", "reference"))
-        values["device_restriction"] = data.get("device_restriction") == "yes"
-        if data.get("declared_only") == "yes" and not values["device_restriction"]:
-            values["restriction"] = "declared_only"
+        values["restriction"] = data.get("restriction") or "none"
         values["easy_read"] = data.get("easy_read") == "yes"
         values["sms_opt_out"] = data.get("sms_opt_out") == "yes"
         values["facts"] = _facts_from(data, questions)
@@ -119,12 +119,13 @@ class RecipientPages(Controller):
     @post("/recipients/{recipient_id:int}/edit", sync_to_thread=True)
     def update_recipient(self, request: Request, db_session: DbSession, recipient_id: FromPath[int],
                          data: Form) -> Response:
-        """Clearing a licence restriction or reopening a record needs a manager and a
-        reason: the service says so, and the page shows it beside the reason."""
+        """Clearing or loosening a licence condition, or reopening a record, needs a manager
+        and a reason: the service says so (403 or 422), and the page shows it beside the
+        reason."""
         questions = request.app.state.policy.questions
         values = every_field(data, ("name", "mobile", "language", "location", "reference",
-                                    "status", "reason"))
-        values["device_restriction"] = data.get("device_restriction") == "yes"
+                                    "status", "reason", "restriction"))
+        values["easy_read"] = data.get("easy_read") == "yes"
         values["sms_opt_out"] = data.get("sms_opt_out") == "yes"
         values["facts"] = {fact: None for fact in questions} | _facts_from(data, questions)
         status_code = 422
@@ -182,6 +183,31 @@ class RecipientPages(Controller):
         return self._recipient_page(request, db_session, recipient_id, status_code=422,
                                     errors={f"override_{k}": v for k, v in problems.items()},
                                     values=values)
+
+    @post("/recipients/{recipient_id:int}/declarations", sync_to_thread=True,
+          opt={"role": Role.manager})
+    def record_declaration(self, request: Request, db_session: DbSession,
+                           recipient_id: FromPath[int], data: Form) -> Response:
+        """A manager records to whom and when a loan was declared; the signed-in manager is
+        who recorded it. The service refuses one the licence condition does not ask for."""
+        values = form_fields(data, DECLARATION_FIELDS)
+        try:
+            declaration = recipients.record_declaration(
+                db_session, recipient_id, DeclarationCreate.model_validate(values), request.user)
+        except FORM_ERRORS as error:
+            problems = form_problems(error)
+            status_code = getattr(error, "status_code", 422)
+        else:
+            return go_to(request, f"/recipients/{recipient_id}#declarations",
+                         f"Declaration to {declaration.declared_to} recorded: it covers "
+                         "their next loan.")
+        if "declared_to" in problems and not values.get("declared_to"):
+            problems["declared_to"] = "Enter to whom it was declared"
+        # What the form has no field for (the licence condition) is said at its top.
+        problems = {(k if k in DECLARATION_FIELDS else "declaration"): v
+                    for k, v in problems.items()}
+        return self._recipient_page(request, db_session, recipient_id, status_code=status_code,
+                                    errors=problems, values=values)
 
 
 # --- loans ----------------------------------------------------------------------------------

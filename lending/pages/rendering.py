@@ -29,6 +29,7 @@ from lending import errors as api_errors
 from lending.accounts import service as accounts
 from lending.accounts.models import Role
 from lending.pages.forms import (
+    DATE_NAMES,
     FLASH_COOKIE,
     pack_flash,
     unpack_flash,
@@ -38,6 +39,8 @@ from lending.pages.wording import (
     KIND_LABELS,
     LABEL_TEMPLATES,
     PURPOSES,
+    RESTRICTION_LABELS,
+    RESTRICTIONS,
     STATUS_LABELS,
     WIPE_METHODS,
 )
@@ -217,7 +220,9 @@ def _filters(engine: JinjaTemplateEngine) -> None:
                        CONDITIONS=CONDITIONS, WIPE_METHODS=WIPE_METHODS,
                        DEVICE_STATUSES=[s.value for s in DeviceStatus],
                        DEVICE_KINDS=[k.value for k in DeviceKind],
-                       LABEL_TEMPLATES=LABEL_TEMPLATES, PURPOSES=PURPOSES)
+                       LABEL_TEMPLATES=LABEL_TEMPLATES, PURPOSES=PURPOSES,
+                       DATE_NAMES=DATE_NAMES, RESTRICTIONS=RESTRICTIONS,
+                       RESTRICTION_LABELS=RESTRICTION_LABELS)
 
 
 def template_config() -> TemplateConfig:

@@ -13,18 +13,20 @@ from inventory import service as inventory
 from inventory.api import DbSession
 from inventory.service import Invalid, InventoryError
 from lending.accounts.models import Role
+from lending.pages.forms import date_from_parts, date_message
 from lending.pages.rendering import render
 from lending.reports import service
 from lending.reports.charts import report_charts
 
 
 def _day(value: str, field: str) -> date | None:
+    """A filter's date, typed in the date input's boxes or given whole (YYYY-MM-DD)."""
     if not value.strip():
         return None
     try:
         return date.fromisoformat(value.strip())
     except ValueError as error:
-        raise Invalid(f"{value!r} is not a date (YYYY-MM-DD)", field) from error
+        raise Invalid(date_message(field, value.strip()), field) from error
 
 
 class ReportPages(Controller):
@@ -35,6 +37,9 @@ class ReportPages(Controller):
     def reports(self, request: Request, db_session: DbSession, location: FromQuery[str] = "",
                 date_from: FromQuery[str] = "", date_to: FromQuery[str] = "") -> Response:
         settings = request.app.state.settings
+        typed = dict(request.query_params)
+        date_from = date_from or date_from_parts(typed, "date_from")
+        date_to = date_to or date_from_parts(typed, "date_to")
         values = {"location": location, "date_from": date_from, "date_to": date_to}
         errors: dict[str, str] = {}
         try:

@@ -43,3 +43,16 @@ DEVICE_FORM_FIELDS = tuple(DeviceCreate.model_fields)
 
 LOAN_TABS = (("active", "On time"), ("overdue", "Overdue"), ("returned", "Returned"),
              ("lost", "Lost"), ("more_time", "Asked for more time"), ("", "All"))
+
+# A licence condition about devices, as the desk records it (the values are the API's), with
+# what each means for lending.
+RESTRICTIONS = [
+    ("none", "No licence condition about devices",
+     "They may borrow whatever the policy allows."),
+    ("no_devices", "No internet-enabled devices",
+     "Nothing is lent, and no override lifts it. Only a manager can clear it, with a reason."),
+    ("declared_only", "Devices allowed once each loan is declared",
+     "A manager records to whom and when each loan was declared, before it is made; the "
+     "declaration prints on the agreement."),
+]
+RESTRICTION_LABELS = {value: text for value, text, _hint in RESTRICTIONS}

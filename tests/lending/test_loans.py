@@ -70,7 +70,7 @@ def test_bad_issues_name_the_field_and_write_nothing(client, staff, office):
     cases = [
         ({"asset_tag": "99999-Z"}, 422, "asset_tag", "99999-Z"),
         ({"recipient_id": 987654}, 422, "recipient_id", "987654"),
-        ({"due_on": yesterday}, 422, "due_on", "past"),
+        ({"due_on": yesterday}, 422, "due_on", "today or in the future"),
         ({"due_on": (date.today() + timedelta(days=120)).isoformat()}, 422, "due_on",
          "up to"),
         ({"due_on": "31/12/2026"}, 422, "due_on", ""),

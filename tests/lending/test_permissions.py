@@ -141,6 +141,7 @@ POST /loans/{loan_id:int}/return staff
 POST /login public
 POST /logout public
 POST /recipients/new staff
+POST /recipients/{recipient_id:int}/declarations manager
 POST /recipients/{recipient_id:int}/override manager
 """
 RANK = {"public": 0, "staff": 1, "manager": 2, "admin": 3, "provider": 4}

@@ -321,7 +321,14 @@ def test_the_reports_page_for_managers(client, engine, world):
     assert "/api/v1/reports/stock.pdf?from=" in html and "location=LDN" in html
     assert 'href="/reports"' in html and "Someone" not in html
     bad = client.get("/reports", params={"date_from": "yesterday"})
-    assert bad.status_code == 422 and "is not a date" in bad.text
+    assert bad.status_code == 422 and "Start date must be a real date" in bad.text
+    typed = client.get("/reports", params={"date_from-day": "31", "date_from-month": "2",
+                                           "date_from-year": "2026"})
+    assert typed.status_code == 422 and "Start date must be a real date" in typed.text
+    assert 'href="#f-date-from-day"' in typed.text
+    whole = client.get("/reports", params={"date_from-day": "2", "date_from-month": "3",
+                                           "date_from-year": "2026"})
+    assert whole.status_code == 200 and "stock.pdf?from=2026-03-02" in whole.text
 
 
 def test_the_reports_page_is_not_for_staff(client, engine, office):

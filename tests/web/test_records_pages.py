@@ -23,8 +23,8 @@ def test_a_recipients_answers_are_corrected_and_a_restriction_needs_a_manager(
     page.get_by_label("Mobile number").fill("07911 123456")
     page.get_by_role("group", name="Do they have a suitable laptop").get_by_label(
         "No", exact=True).check()
-    page.get_by_role("group", name="licence condition forbid").get_by_label(
-        "Yes", exact=True).check()
+    page.get_by_role("group", name="licence condition limit devices").get_by_label(
+        "No internet-enabled devices", exact=True).check()
     page.get_by_role("button", name="Save changes").click()
     expect(page.locator(BANNER)).to_contain_text("Saved the changes")
     expect(page.locator("main")).to_contain_text("07911 123456")
@@ -32,16 +32,16 @@ def test_a_recipients_answers_are_corrected_and_a_restriction_needs_a_manager(
 
     # Staff cannot clear it: the service refuses, the page says so beside the reason.
     page.goto(f"/recipients/{recipient_id}/edit")
-    page.get_by_role("group", name="licence condition forbid").get_by_label(
-        "No", exact=True).check()
+    page.get_by_role("group", name="licence condition limit devices").get_by_label(
+        "No licence condition about devices", exact=True).check()
     page.get_by_role("button", name="Save changes").click()
     expect(page.locator("#f-reason-error")).to_contain_text("manager")
     assert page.title().startswith("Error: ")
 
     page.context.clear_cookies()
     sign_in(page, manager_user, path=f"/login?next=/recipients/{recipient_id}/edit")
-    page.get_by_role("group", name="licence condition forbid").get_by_label(
-        "No", exact=True).check()
+    page.get_by_role("group", name="licence condition limit devices").get_by_label(
+        "No licence condition about devices", exact=True).check()
     page.get_by_role("button", name="Save changes").click()
     expect(page.locator("#f-reason-error")).to_contain_text("reason")
     page.get_by_label("Reason for clearing").fill("Licence condition varied by the court")

@@ -29,5 +29,7 @@ cpSync(join(moj, "moj-frontend.min.js"), join(out, "moj-frontend.min.js"));
 cpSync(join(govuk, "assets", "images"), join(out, "govuk", "assets", "images"),
   { recursive: true });
 cpSync(join(moj, "assets", "images"), join(out, "moj", "assets", "images"), { recursive: true });
+// The camera page's QR decoder for browsers without a BarcodeDetector.
+cpSync(join(modules, "jsqr", "dist", "jsQR.js"), join(out, "jsqr.js"));
 cpSync(join(modules, "axe-core", "axe.min.js"), join(root, "tests", "web", ".axe.min.js"));
 console.log("built lending/web/static");

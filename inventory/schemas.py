@@ -195,6 +195,11 @@ class DeviceFields(BaseModel):
         return self
 
 
+# Kinds by what they may carry, looked up once (an import checks thousands of rows).
+_NO_SECOND_IMEI = frozenset({DeviceKind.laptop, DeviceKind.tablet})
+_SIM_KINDS = frozenset({DeviceKind.sim, DeviceKind.hotspot, DeviceKind.phone})
+
+
 class DeviceCreate(DeviceFields):
     kind: DeviceKind
     asset_tag: str | None = Field(default=None, max_length=20, pattern=r"^[A-Za-z0-9-]+$")
@@ -202,11 +207,11 @@ class DeviceCreate(DeviceFields):
 
     @model_validator(mode="after")
     def _identifiers_fit_kind(self) -> "DeviceCreate":
-        if self.kind in (DeviceKind.laptop, DeviceKind.tablet) and self.imei2:
+        if self.kind in _NO_SECOND_IMEI and self.imei2:
             raise ValueError("imei2: only phones and hotspots have a second IMEI")
-        if self.kind == DeviceKind.sim and (self.imei or self.imei2):
+        if self.kind is DeviceKind.sim and (self.imei or self.imei2):
             raise ValueError("imei: a SIM has an ICCID, not an IMEI")
-        if self.kind not in (DeviceKind.sim, DeviceKind.hotspot, DeviceKind.phone) and (
+        if self.kind not in _SIM_KINDS and (
             self.iccid or self.plan_allowance_gb is not None
         ):
             raise ValueError("iccid: only SIMs, hotspots and phones carry a SIM or a data plan")

@@ -12,8 +12,8 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cache
-from itertools import groupby
-from operator import itemgetter
+from itertools import groupby, repeat
+from operator import itemgetter, mul
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
@@ -86,7 +86,8 @@ CHECK_LETTERS = "ABCDEFGHJKLMNPQRTUVWXYZ"
 
 
 def check_letter(number: str) -> str:
-    total = sum(int(digit) * (position + 2) for position, digit in enumerate(number))
+    # Each digit weighted by its position plus two (an import makes thousands of tags).
+    total = sum(map(mul, map(int, number), range(2, len(number) + 2)))
     return CHECK_LETTERS[total % len(CHECK_LETTERS)]
 
 
@@ -332,20 +333,37 @@ def _refuse_clash(session: Session, field: str, value: str, columns, device_id: 
         raise Conflict(f"{field} {value} already belongs to device {clash}", field)
 
 
-def _device_values(data: DeviceCreate | DeviceUpdate, fields: set[str]) -> dict[str, Any]:
-    values = {name: getattr(data, name) for name in fields if name != "location"}
+IMPORT_COLUMNS = tuple(DeviceCreate.model_fields)
+# What a new device's row takes from its fields (its tag may be made for it).
+_IMPORTED_FIELDS = frozenset(IMPORT_COLUMNS) - {"asset_tag"}
+
+
+@cache
+def _stored_names(fields: frozenset[str]) -> tuple[tuple[str, ...], Callable[[Any], Any]]:
+    """The fields a device's row takes as they are, and a getter of their values."""
+    names = tuple(sorted(fields - {"location"}))
+    get = itemgetter(*names) if len(names) > 1 else (lambda given: (given[names[0]],))
+    return names, get
+
+
+def _device_values(data: DeviceCreate | DeviceUpdate, fields: frozenset[str]
+                   ) -> dict[str, Any]:
+    """The named fields as a device's row stores them: the cost in pence, kinds by value.
+    Read from the model's own dict (an import turns thousands of models into rows)."""
+    names, get = _stored_names(fields)
+    values = dict(zip(names, get(data.__dict__), strict=True))
     if "purchase_cost" in values:
         cost = values.pop("purchase_cost")
         values["purchase_cost_pence"] = None if cost is None else int(cost * 100)
     for name in ("kind", "source"):
-        if name in values and values[name] is not None:
-            values[name] = values[name].value
+        if (value := values.get(name)) is not None:
+            values[name] = value.value
     return values
 
 
 def create_device(session: Session, data: DeviceCreate) -> Device:
     location = get_location(session, data.location)
-    values = _device_values(data, set(DeviceCreate.model_fields) - {"asset_tag"})
+    values = _device_values(data, _IMPORTED_FIELDS)
     if data.asset_tag:
         tag = normalise_tag(data.asset_tag)
         if tag_is_mistyped(tag):
@@ -365,7 +383,7 @@ def create_device(session: Session, data: DeviceCreate) -> Device:
 def update_device(session: Session, asset_tag: str, data: DeviceUpdate) -> Device:
     device = get_device(session, asset_tag)
     sent = data.model_fields_set
-    values = _device_values(data, sent)
+    values = _device_values(data, frozenset(sent))
     for required in ("make", "model", "condition", "source"):
         if required in values and values[required] is None:
             raise Invalid(f"{required} cannot be empty", required)
@@ -497,10 +515,7 @@ def unlabelled_devices(session: Session) -> list[Device]:
 
 # --- CSV import -------------------------------------------------------------------------
 
-IMPORT_COLUMNS = tuple(DeviceCreate.model_fields)
 REQUIRED_COLUMNS = ("kind", "make", "model", "location")
-# What a device's row takes from an imported line as it is (its tag may be made for it).
-_IMPORTED_FIELDS = frozenset(IMPORT_COLUMNS) - {"asset_tag"}
 # A whole file is validated in one call: pydantic then loops in Rust, not Python.
 _IMPORT_BATCH = TypeAdapter(list[DeviceCreate])
 
@@ -578,22 +593,32 @@ def import_devices(
     cells: list[dict[str, str]] = []
     line_of: dict[int, int] = {}
     # Lines are numbered as the rows a spreadsheet shows: blank rows are skipped, uncounted.
-    for index, values in enumerate(rows_read):
-        line = index + 2
-        if len(values) > len(header):
-            problems.append({"line": line, "field": "row", "message": "more values than columns"})
-            continue
-        line_of[len(cells)] = line
-        cells.append(dict(zip(header, values, strict=False)))  # a short row leaves some unset
+    if max(map(len, rows_read), default=0) <= len(header):
+        # Every row fits (the usual case): the rows become dicts in C, a short row leaving
+        # some cells unset.
+        cells = list(map(dict, map(zip, repeat(header), rows_read)))
+        line_of = dict(zip(range(len(cells)), range(2, len(cells) + 2), strict=True))
+    else:
+        for index, values in enumerate(rows_read):
+            line = index + 2
+            if len(values) > len(header):
+                problems.append({"line": line, "field": "row",
+                                 "message": "more values than columns"})
+                continue
+            line_of[len(cells)] = line
+            cells.append(dict(zip(header, values, strict=False)))
     total = len(line_of) + len(problems)
     if not total:
         problems.append({"line": 1, "field": "file", "message": "the file has no rows"})
     rows, invalid = _validated_rows(cells, line_of)
     problems.extend(invalid)
     locations = {loc.code: loc.id for loc in list_locations(session)}
+    # A file names few offices, each on many rows: each spelling is looked up once.
+    location_ids = {code: locations.get(code.upper()) for code in
+                    {device.location for _, device in rows}}
     located = []
     for line, device in rows:
-        if device.location.upper() not in locations:
+        if location_ids[device.location] is None:
             problems.append({"line": line, "field": "location",
                              "message": f"no location has the code {device.location!r}"})
         else:
@@ -605,14 +630,15 @@ def import_devices(
     if problems:
         raise ImportRejected(sorted(problems, key=lambda p: p["line"]))
 
-    fresh_tags = iter(_new_tags(session, sum(1 for _, d in rows if not d.asset_tag)))
+    fresh_tags = iter(_new_tags(session, [d.asset_tag for _, d in rows].count(None)))
+    available = DeviceStatus.available.value
     records = []
     for _, device in rows:
         values = _device_values(device, _IMPORTED_FIELDS)
-        values["asset_tag"] = normalise_tag(device.asset_tag) if device.asset_tag else next(
-            fresh_tags)
-        values["location_id"] = locations[device.location.upper()]
-        values["status"] = DeviceStatus.available.value
+        tag = device.asset_tag
+        values["asset_tag"] = normalise_tag(tag) if tag else next(fresh_tags)
+        values["location_id"] = location_ids[device.location]
+        values["status"] = available
         values["labelled_at"] = None
         records.append(values)
     # A plain executemany (pipelined by psycopg) is far quicker than INSERT ... RETURNING
@@ -625,8 +651,8 @@ def import_devices(
     insert_rows(session.connection(), Device.__table__, columns, map(itemgetter(*columns),
                                                                      records))
     tags = [record["asset_tag"] for record in records]
-    ids = {tag: device_id for tag, device_id in session.execute(
-        select(Device.asset_tag, Device.id).where(Device.id > newest_before))}
+    ids = dict(session.connection().execute(
+        select(Device.asset_tag, Device.id).where(Device.id > newest_before)).all())
     announced = session.info.setdefault("audit_bulk", [])
     announced.extend(("device", ids[values["asset_tag"]], "create", values)
                      for values in records)
@@ -651,23 +677,24 @@ def _duplicate_problems(session: Session, rows: list[tuple[int, DeviceCreate]]):
     for columns in _IDENTIFIER_GROUPS.values():
         fields = [column.key for column in columns]
         seen: dict[str, tuple[int, str]] = {}
-        for line, device in rows:
-            for field in fields:
-                value = getattr(device, field)
-                if not value:
-                    continue
-                value = normalise_tag(value) if field == "asset_tag" else value
-                if value in seen:
-                    problems.append({"line": line, "field": field,
-                                     "message": f"{value} repeats line {seen[value][0]}"})
-                else:
-                    seen[value] = (line, field)
+        given = [(line, field, value) for line, device in rows for field in fields
+                 if (value := device.__dict__[field])]
+        for line, field, value in given:
+            if field == "asset_tag":
+                value = normalise_tag(value)
+            if value in seen:
+                problems.append({"line": line, "field": field,
+                                 "message": f"{value} repeats line {seen[value][0]}"})
+            else:
+                seen[value] = (line, field)
         values = list(seen)
         for start in range(0, len(values), 2000):
             chunk = values[start:start + 2000]
             for column in columns:
                 for existing, tag in session.execute(
-                        select(column, Device.asset_tag).where(column.in_(chunk))):
+                        select(column, Device.asset_tag).where(
+                            column.in_(bindparam("values", expanding=True))),
+                        {"values": chunk}):
                     line, field = seen[existing]
                     problems.append({"line": line, "field": field,
                                      "message": f"{existing} already belongs to device {tag}"})

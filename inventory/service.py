@@ -41,6 +41,7 @@ from inventory.schemas import (
     PlanRenewal,
     StatusChange,
     WipeCreate,
+    plain_message,
     split_field,
 )
 
@@ -535,13 +536,18 @@ def _validated_rows(
         for detail in error.errors():
             index, *place = detail["loc"]
             failed.add(index)
-            named, message = split_field(detail["msg"])
+            named, _ = split_field(detail["msg"])
             field = ".".join(str(part) for part in place) or named or "row"
-            problems.append({"line": first_line[index], "field": field, "message": message})
+            problems.append({"line": first_line[index], "field": field,
+                             "message": plain_message(field, detail)})
         indices = [index for index in indices if index not in failed]
         devices = _IMPORT_BATCH.validate_python([cells[index] for index in indices])
     return [(first_line[index], device) for index, device in zip(indices, devices,
                                                                   strict=True)], problems
+
+
+def _unknown_location(line: int, code: str) -> dict[str, Any]:
+    return {"line": line, "field": "location", "message": f"no location has the code {code!r}"}
 
 
 _TEMPLATE_EXAMPLE = {"kind": "laptop", "make": "Lenovo", "model": "ThinkPad E14",
@@ -603,7 +609,8 @@ def import_devices(
             line = index + 2
             if len(values) > len(header):
                 problems.append({"line": line, "field": "row",
-                                 "message": "more values than columns"})
+                                 "message": "this row has more values than the header has "
+                                            "columns"})
                 continue
             line_of[len(cells)] = line
             cells.append(dict(zip(header, values, strict=False)))
@@ -619,11 +626,19 @@ def import_devices(
     located = []
     for line, device in rows:
         if location_ids[device.location] is None:
-            problems.append({"line": line, "field": "location",
-                             "message": f"no location has the code {device.location!r}"})
+            problems.append(_unknown_location(line, device.location))
         else:
             located.append((line, device))
     rows = located
+    if invalid:
+        # A row with other problems is checked for its office too, so that every problem
+        # in it is reported at once.
+        failed = {problem["line"] for problem in invalid} - {
+            problem["line"] for problem in invalid if problem["field"] == "location"}
+        problems.extend(
+            _unknown_location(line, code) for index, line in line_of.items()
+            if line in failed and (code := (cells[index].get("location") or "").strip())
+            and code.upper() not in locations)
     if progress:
         progress(len(rows), total)
     problems.extend(_duplicate_problems(session, rows))

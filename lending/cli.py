@@ -20,7 +20,7 @@ class UserError(click.ClickException):
     exit_code = 1
 
     def show(self, file=None) -> None:
-        err.print(f"[red]error:[/red] {self.message}", highlight=False, soft_wrap=True, markup=False)
+        err.print(f"[red]error:[/red] {self.message}", highlight=False, soft_wrap=True)
 
 
 def _log_to_stderr() -> None:

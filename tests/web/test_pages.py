@@ -153,9 +153,9 @@ def test_an_import_lists_every_bad_row_by_line_and_field_then_imports_a_good_fil
 
 def test_an_import_shows_every_problem_of_one_row_in_plain_words(page: Page, office,
                                                                   staff_user):
-    bad = ("kind,make,model,location,purchase_cost,purchased_on,condition\n"
-           "laptop,Lenovo,E14,LDN,,,A\n"
-           "tablet,,Tab 9,MARS,cheap,2026-13-01,Z\n").encode()
+    bad = (b"kind,make,model,location,purchase_cost,purchased_on,condition\n"
+           b"laptop,Lenovo,E14,LDN,,,A\n"
+           b"tablet,,Tab 9,MARS,cheap,2026-13-01,Z\n")
     sign_in(page, staff_user)
     page.goto("/devices/import")
     page.get_by_label("CSV file").set_input_files(

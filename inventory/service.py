@@ -97,6 +97,21 @@ def format_tag(number: int) -> str:
     return f"{digits}-{check_letter(digits)}"
 
 
+def format_tags(numbers: range) -> list[str]:
+    """`format_tag` of each of these consecutive numbers (an import makes thousands): the
+    check letter's sum over all but the last digit is worked out once for every ten."""
+    tags: list[str] = []
+    for tens in range(numbers.start // 10, (numbers.stop + 9) // 10):
+        head = f"{tens * 10:05d}"[:-1]
+        base = sum(map(mul, map(int, head), range(2, len(head) + 2)))
+        weight = len(head) + 2
+        letters = [CHECK_LETTERS[(base + last * weight) % len(CHECK_LETTERS)]
+                   for last in range(10)]
+        first, stop = max(numbers.start - tens * 10, 0), min(numbers.stop - tens * 10, 10)
+        tags.extend(f"{head}{last}-{letters[last]}" for last in range(first, stop))
+    return tags
+
+
 def normalise_tag(raw: str) -> str:
     """What a person typed or a scanner sent, as the stored tag: upper case, with the
     dash before the check letter even when it was left out."""
@@ -150,7 +165,7 @@ def _new_tags(session: Session, count: int) -> list[str]:
     """Fresh tags, skipping any number someone already used as a hand-given tag."""
     tags: list[str] = []
     while len(tags) < count:
-        candidates = [format_tag(n) for n in _reserve_tag_numbers(session, count - len(tags))]
+        candidates = format_tags(_reserve_tag_numbers(session, count - len(tags)))
         taken = _taken_tags(session, candidates)
         tags.extend(tag for tag in candidates if tag not in taken)
     return tags
@@ -358,7 +373,7 @@ def _device_values(data: DeviceCreate | DeviceUpdate, fields: frozenset[str]
         values["purchase_cost_pence"] = None if cost is None else int(cost * 100)
     for name in ("kind", "source"):
         if (value := values.get(name)) is not None:
-            values[name] = value.value
+            values[name] = value._value_  # the member's value, without the property's cost
     return values
 
 

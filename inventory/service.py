@@ -557,8 +557,7 @@ def _validated_rows(
                              "message": plain_message(field, detail)})
         indices = [index for index in indices if index not in failed]
         devices = _IMPORT_BATCH.validate_python([cells[index] for index in indices])
-    return [(first_line[index], device) for index, device in zip(indices, devices,
-                                                                  strict=True)], problems
+    return list(zip(map(first_line.__getitem__, indices), devices, strict=True)), problems
 
 
 def _unknown_location(line: int, code: str) -> dict[str, Any]:
@@ -684,8 +683,8 @@ def import_devices(
     ids = dict(session.connection().execute(
         select(Device.asset_tag, Device.id).where(Device.id > newest_before)).all())
     announced = session.info.setdefault("audit_bulk", [])
-    announced.extend(("device", ids[values["asset_tag"]], "create", values)
-                     for values in records)
+    announced.extend(zip(repeat("device"), map(ids.__getitem__, tags), repeat("create"),
+                         records))
     _commit(session)
     if progress:
         progress(total, total)

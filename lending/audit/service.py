@@ -188,18 +188,19 @@ def _record_bulk(session: OrmSession) -> None:
         common = _entry(session, "", "", "", {})
         at, actor, actor_id = common["at"], common["actor"], common["actor_id"]
         rows = []
+        append, native, nothing = rows.append, _NATIVE, repeat(None)
         for entity, entity_id, action, values in announced:
             # The values that are not None, picked and checked in C: a bulk write announces
             # thousands of rows of a few dozen values each.
-            after = dict(compress(values.items(), map(is_not, values.values(), repeat(None))))
-            if not _NATIVE.issuperset(map(type, after.values())):
+            after = dict(compress(values.items(), map(is_not, values.values(), nothing)))
+            if not native.issuperset(map(type, after.values())):
                 after = {key: plain(value) for key, value in after.items()}
             changes = {"after": after}
             recipient_id = values.get("recipient_id")
             # Only an entry about a person can hold personal values to seal.
             if recipient_id is not None or entity == "recipient":
                 changes = _sealed(session, entity, entity_id, changes, recipient_id)
-            rows.append((at, actor, actor_id, action, entity, str(entity_id), changes))
+            append((at, actor, actor_id, action, entity, str(entity_id), changes))
         insert_rows(session.connection(), AuditEntry.__table__, _BULK_COLUMNS, rows)
 
 

@@ -28,6 +28,83 @@ def split_field(message: str) -> tuple[str | None, str]:
     return None, message
 
 
+# What each device field is called in a sentence for staff. A problem names the column as
+# the file has it too, so these need not repeat the column's name.
+DEVICE_FIELD_NAMES = {
+    "kind": "kind", "make": "make", "model": "model", "location": "office code",
+    "asset_tag": "asset tag", "serial_number": "serial number", "imei": "IMEI",
+    "imei2": "second IMEI", "iccid": "ICCID", "msisdn": "SIM phone number",
+    "network": "network", "plan_allowance_gb": "data allowance (GB)",
+    "plan_starts_on": "plan start date", "plan_ends_on": "plan end date",
+    "purchased_on": "purchase date", "purchase_cost": "purchase cost",
+    "condition": "condition", "notes": "notes", "source": "source",
+    "source_name": "source name",
+}
+# An example of a good value, for the messages about numbers and patterns.
+_EXAMPLES = {"plan_allowance_gb": "20", "purchase_cost": "129.99", "asset_tag": "00042-K"}
+# What a field's pattern asks for, in words (the patterns are on the fields below).
+_PATTERN_WORDS = {
+    "condition": "must be A, B, C or D (A is as new, D is damaged)",
+    "asset_tag": "may hold only letters, digits and dashes",
+    "code": "may hold only letters, digits, dashes and underscores",
+}
+
+
+def _number(value: Any) -> str:
+    """A limit as people write it: 100,000 rather than 100000.0."""
+    return f"{value:,.2f}".rstrip("0").rstrip(".") if value % 1 else f"{int(value):,}"
+
+
+def plain_message(field: str, detail: Any) -> str:
+    """A pydantic error about one field, in words a member of staff can act on: what the
+    field must hold, with an example, never the validator's own text. The limits come from
+    the error (so from the field's own definition), the words from the tables above."""
+    name = DEVICE_FIELD_NAMES.get(field, field.rsplit(".", 1)[-1].replace("_", " "))
+    kind, context = detail["type"], detail.get("ctx") or {}
+    example = _EXAMPLES.get(field)
+    like = f", like {example}" if example else ""
+    if kind == "missing" or (kind == "string_too_short" and context.get("min_length") == 1):
+        return f"the {name} is missing"
+    if kind == "string_too_short":
+        return f"the {name} must be at least {context['min_length']} characters"
+    if kind == "string_too_long":
+        verb = "are" if name == "notes" else "is"
+        return f"the {name} {verb} too long: use at most {context['max_length']} characters"
+    if kind == "string_pattern_mismatch":
+        return f"the {name} {_PATTERN_WORDS.get(field, 'is not written as expected')}{like}"
+    if kind in ("enum", "literal_error"):
+        choices = str(context.get("expected", "")).replace("'", "")
+        given = detail.get("input")
+        said = f", not {given!r}" if isinstance(given, str) and given.strip() else ""
+        return f"the {name} must be one of {choices}{said}"
+    if kind.startswith(("float_", "decimal_", "int_")) and kind.endswith(
+            ("_parsing", "_type")) or kind == "finite_number":
+        return f"the {name} must be a number{like or ', like 12.5'}"
+    if kind in ("greater_than_equal", "greater_than"):
+        limit = context.get("ge", context.get("gt"))
+        if limit == 0 and kind == "greater_than_equal":
+            return f"the {name} cannot be below 0"
+        return f"the {name} must be {'at least' if 'ge' in context else 'above'} " \
+               f"{_number(limit)}"
+    if kind in ("less_than_equal", "less_than"):
+        limit = context.get("le", context.get("lt"))
+        return f"the {name} must be {'at most' if 'le' in context else 'below'} " \
+               f"{_number(limit)}"
+    if kind == "decimal_max_places":
+        return f"the {name} may have at most {context['decimal_places']} decimal " \
+               f"places{like}"
+    if kind.startswith(("date_", "datetime_")):
+        return f"the {name} must be a date written year-month-day, like 2026-03-27"
+    if kind in ("value_error", "assertion_error"):
+        # The service's own validators already speak plainly ("an IMEI is 15 digits");
+        # the field is named when the words do not name it.
+        _, message = split_field(str(detail.get("msg", "")))
+        return message if name.lower() in message.lower() else f"{name}: {message}"
+    if kind == "extra_forbidden":
+        return f"{name} is not a field this takes"
+    return f"the {name} is not valid here"
+
+
 def luhn_valid(digits: str) -> bool:
     total = 0
     for position, char in enumerate(reversed(digits)):
@@ -195,6 +272,11 @@ class DeviceFields(BaseModel):
         return self
 
 
+# Kinds by what they may carry, looked up once (an import checks thousands of rows).
+_NO_SECOND_IMEI = frozenset({DeviceKind.laptop, DeviceKind.tablet})
+_SIM_KINDS = frozenset({DeviceKind.sim, DeviceKind.hotspot, DeviceKind.phone})
+
+
 class DeviceCreate(DeviceFields):
     kind: DeviceKind
     asset_tag: str | None = Field(default=None, max_length=20, pattern=r"^[A-Za-z0-9-]+$")
@@ -202,11 +284,11 @@ class DeviceCreate(DeviceFields):
 
     @model_validator(mode="after")
     def _identifiers_fit_kind(self) -> "DeviceCreate":
-        if self.kind in (DeviceKind.laptop, DeviceKind.tablet) and self.imei2:
+        if self.kind in _NO_SECOND_IMEI and self.imei2:
             raise ValueError("imei2: only phones and hotspots have a second IMEI")
-        if self.kind == DeviceKind.sim and (self.imei or self.imei2):
+        if self.kind is DeviceKind.sim and (self.imei or self.imei2):
             raise ValueError("imei: a SIM has an ICCID, not an IMEI")
-        if self.kind not in (DeviceKind.sim, DeviceKind.hotspot, DeviceKind.phone) and (
+        if self.kind not in _SIM_KINDS and (
             self.iccid or self.plan_allowance_gb is not None
         ):
             raise ValueError("iccid: only SIMs, hotspots and phones carry a SIM or a data plan")

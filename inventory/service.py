@@ -12,8 +12,8 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cache
-from itertools import groupby
-from operator import itemgetter
+from itertools import groupby, repeat
+from operator import itemgetter, mul
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
@@ -41,6 +41,7 @@ from inventory.schemas import (
     PlanRenewal,
     StatusChange,
     WipeCreate,
+    plain_message,
     split_field,
 )
 
@@ -86,13 +87,29 @@ CHECK_LETTERS = "ABCDEFGHJKLMNPQRTUVWXYZ"
 
 
 def check_letter(number: str) -> str:
-    total = sum(int(digit) * (position + 2) for position, digit in enumerate(number))
+    # Each digit weighted by its position plus two (an import makes thousands of tags).
+    total = sum(map(mul, map(int, number), range(2, len(number) + 2)))
     return CHECK_LETTERS[total % len(CHECK_LETTERS)]
 
 
 def format_tag(number: int) -> str:
     digits = f"{number:05d}"
     return f"{digits}-{check_letter(digits)}"
+
+
+def format_tags(numbers: range) -> list[str]:
+    """`format_tag` of each of these consecutive numbers (an import makes thousands): the
+    check letter's sum over all but the last digit is worked out once for every ten."""
+    tags: list[str] = []
+    for tens in range(numbers.start // 10, (numbers.stop + 9) // 10):
+        head = f"{tens * 10:05d}"[:-1]
+        base = sum(map(mul, map(int, head), range(2, len(head) + 2)))
+        weight = len(head) + 2
+        letters = [CHECK_LETTERS[(base + last * weight) % len(CHECK_LETTERS)]
+                   for last in range(10)]
+        first, stop = max(numbers.start - tens * 10, 0), min(numbers.stop - tens * 10, 10)
+        tags.extend(f"{head}{last}-{letters[last]}" for last in range(first, stop))
+    return tags
 
 
 def normalise_tag(raw: str) -> str:
@@ -148,7 +165,7 @@ def _new_tags(session: Session, count: int) -> list[str]:
     """Fresh tags, skipping any number someone already used as a hand-given tag."""
     tags: list[str] = []
     while len(tags) < count:
-        candidates = [format_tag(n) for n in _reserve_tag_numbers(session, count - len(tags))]
+        candidates = format_tags(_reserve_tag_numbers(session, count - len(tags)))
         taken = _taken_tags(session, candidates)
         tags.extend(tag for tag in candidates if tag not in taken)
     return tags
@@ -332,20 +349,37 @@ def _refuse_clash(session: Session, field: str, value: str, columns, device_id: 
         raise Conflict(f"{field} {value} already belongs to device {clash}", field)
 
 
-def _device_values(data: DeviceCreate | DeviceUpdate, fields: set[str]) -> dict[str, Any]:
-    values = {name: getattr(data, name) for name in fields if name != "location"}
+IMPORT_COLUMNS = tuple(DeviceCreate.model_fields)
+# What a new device's row takes from its fields (its tag may be made for it).
+_IMPORTED_FIELDS = frozenset(IMPORT_COLUMNS) - {"asset_tag"}
+
+
+@cache
+def _stored_names(fields: frozenset[str]) -> tuple[tuple[str, ...], Callable[[Any], Any]]:
+    """The fields a device's row takes as they are, and a getter of their values."""
+    names = tuple(sorted(fields - {"location"}))
+    get = itemgetter(*names) if len(names) > 1 else (lambda given: (given[names[0]],))
+    return names, get
+
+
+def _device_values(data: DeviceCreate | DeviceUpdate, fields: frozenset[str]
+                   ) -> dict[str, Any]:
+    """The named fields as a device's row stores them: the cost in pence, kinds by value.
+    Read from the model's own dict (an import turns thousands of models into rows)."""
+    names, get = _stored_names(fields)
+    values = dict(zip(names, get(data.__dict__), strict=True))
     if "purchase_cost" in values:
         cost = values.pop("purchase_cost")
         values["purchase_cost_pence"] = None if cost is None else int(cost * 100)
     for name in ("kind", "source"):
-        if name in values and values[name] is not None:
-            values[name] = values[name].value
+        if (value := values.get(name)) is not None:
+            values[name] = value._value_  # the member's value, without the property's cost
     return values
 
 
 def create_device(session: Session, data: DeviceCreate) -> Device:
     location = get_location(session, data.location)
-    values = _device_values(data, set(DeviceCreate.model_fields) - {"asset_tag"})
+    values = _device_values(data, _IMPORTED_FIELDS)
     if data.asset_tag:
         tag = normalise_tag(data.asset_tag)
         if tag_is_mistyped(tag):
@@ -365,7 +399,7 @@ def create_device(session: Session, data: DeviceCreate) -> Device:
 def update_device(session: Session, asset_tag: str, data: DeviceUpdate) -> Device:
     device = get_device(session, asset_tag)
     sent = data.model_fields_set
-    values = _device_values(data, sent)
+    values = _device_values(data, frozenset(sent))
     for required in ("make", "model", "condition", "source"):
         if required in values and values[required] is None:
             raise Invalid(f"{required} cannot be empty", required)
@@ -497,10 +531,7 @@ def unlabelled_devices(session: Session) -> list[Device]:
 
 # --- CSV import -------------------------------------------------------------------------
 
-IMPORT_COLUMNS = tuple(DeviceCreate.model_fields)
 REQUIRED_COLUMNS = ("kind", "make", "model", "location")
-# What a device's row takes from an imported line as it is (its tag may be made for it).
-_IMPORTED_FIELDS = frozenset(IMPORT_COLUMNS) - {"asset_tag"}
 # A whole file is validated in one call: pydantic then loops in Rust, not Python.
 _IMPORT_BATCH = TypeAdapter(list[DeviceCreate])
 
@@ -520,13 +551,17 @@ def _validated_rows(
         for detail in error.errors():
             index, *place = detail["loc"]
             failed.add(index)
-            named, message = split_field(detail["msg"])
+            named, _ = split_field(detail["msg"])
             field = ".".join(str(part) for part in place) or named or "row"
-            problems.append({"line": first_line[index], "field": field, "message": message})
+            problems.append({"line": first_line[index], "field": field,
+                             "message": plain_message(field, detail)})
         indices = [index for index in indices if index not in failed]
         devices = _IMPORT_BATCH.validate_python([cells[index] for index in indices])
-    return [(first_line[index], device) for index, device in zip(indices, devices,
-                                                                  strict=True)], problems
+    return list(zip(map(first_line.__getitem__, indices), devices, strict=True)), problems
+
+
+def _unknown_location(line: int, code: str) -> dict[str, Any]:
+    return {"line": line, "field": "location", "message": f"no location has the code {code!r}"}
 
 
 _TEMPLATE_EXAMPLE = {"kind": "laptop", "make": "Lenovo", "model": "ThinkPad E14",
@@ -578,41 +613,61 @@ def import_devices(
     cells: list[dict[str, str]] = []
     line_of: dict[int, int] = {}
     # Lines are numbered as the rows a spreadsheet shows: blank rows are skipped, uncounted.
-    for index, values in enumerate(rows_read):
-        line = index + 2
-        if len(values) > len(header):
-            problems.append({"line": line, "field": "row", "message": "more values than columns"})
-            continue
-        line_of[len(cells)] = line
-        cells.append(dict(zip(header, values, strict=False)))  # a short row leaves some unset
+    if max(map(len, rows_read), default=0) <= len(header):
+        # Every row fits (the usual case): the rows become dicts in C, a short row leaving
+        # some cells unset.
+        cells = list(map(dict, map(zip, repeat(header), rows_read)))
+        line_of = dict(zip(range(len(cells)), range(2, len(cells) + 2), strict=True))
+    else:
+        for index, values in enumerate(rows_read):
+            line = index + 2
+            if len(values) > len(header):
+                problems.append({"line": line, "field": "row",
+                                 "message": "this row has more values than the header has "
+                                            "columns"})
+                continue
+            line_of[len(cells)] = line
+            cells.append(dict(zip(header, values, strict=False)))
     total = len(line_of) + len(problems)
     if not total:
         problems.append({"line": 1, "field": "file", "message": "the file has no rows"})
     rows, invalid = _validated_rows(cells, line_of)
     problems.extend(invalid)
     locations = {loc.code: loc.id for loc in list_locations(session)}
+    # A file names few offices, each on many rows: each spelling is looked up once.
+    location_ids = {code: locations.get(code.upper()) for code in
+                    {device.location for _, device in rows}}
     located = []
     for line, device in rows:
-        if device.location.upper() not in locations:
-            problems.append({"line": line, "field": "location",
-                             "message": f"no location has the code {device.location!r}"})
+        if location_ids[device.location] is None:
+            problems.append(_unknown_location(line, device.location))
         else:
             located.append((line, device))
     rows = located
+    if invalid:
+        # A row with other problems is checked for its office too, so that every problem
+        # in it is reported at once.
+        failed = {problem["line"] for problem in invalid} - {
+            problem["line"] for problem in invalid if problem["field"] == "location"}
+        problems.extend(
+            _unknown_location(line, code) for index, line in line_of.items()
+            if line in failed and (code := (cells[index].get("location") or "").strip())
+            and code.upper() not in locations)
     if progress:
         progress(len(rows), total)
     problems.extend(_duplicate_problems(session, rows))
     if problems:
         raise ImportRejected(sorted(problems, key=lambda p: p["line"]))
 
-    fresh_tags = iter(_new_tags(session, sum(1 for _, d in rows if not d.asset_tag)))
+    fresh_tags = iter(_new_tags(session, [d.asset_tag for _, d in rows].count(None)))
+    available = DeviceStatus.available.value
     records = []
     for _, device in rows:
         values = _device_values(device, _IMPORTED_FIELDS)
-        values["asset_tag"] = normalise_tag(device.asset_tag) if device.asset_tag else next(
-            fresh_tags)
-        values["location_id"] = locations[device.location.upper()]
-        values["status"] = DeviceStatus.available.value
+        tag = device.asset_tag
+        values["asset_tag"] = normalise_tag(tag) if tag else next(fresh_tags)
+        values["location_id"] = location_ids[device.location]
+        values["status"] = available
         values["labelled_at"] = None
         records.append(values)
     # A plain executemany (pipelined by psycopg) is far quicker than INSERT ... RETURNING
@@ -625,11 +680,11 @@ def import_devices(
     insert_rows(session.connection(), Device.__table__, columns, map(itemgetter(*columns),
                                                                      records))
     tags = [record["asset_tag"] for record in records]
-    ids = {tag: device_id for tag, device_id in session.execute(
-        select(Device.asset_tag, Device.id).where(Device.id > newest_before))}
+    ids = dict(session.connection().execute(
+        select(Device.asset_tag, Device.id).where(Device.id > newest_before)).all())
     announced = session.info.setdefault("audit_bulk", [])
-    announced.extend(("device", ids[values["asset_tag"]], "create", values)
-                     for values in records)
+    announced.extend(zip(repeat("device"), map(ids.__getitem__, tags), repeat("create"),
+                         records))
     _commit(session)
     if progress:
         progress(total, total)
@@ -651,23 +706,24 @@ def _duplicate_problems(session: Session, rows: list[tuple[int, DeviceCreate]]):
     for columns in _IDENTIFIER_GROUPS.values():
         fields = [column.key for column in columns]
         seen: dict[str, tuple[int, str]] = {}
-        for line, device in rows:
-            for field in fields:
-                value = getattr(device, field)
-                if not value:
-                    continue
-                value = normalise_tag(value) if field == "asset_tag" else value
-                if value in seen:
-                    problems.append({"line": line, "field": field,
-                                     "message": f"{value} repeats line {seen[value][0]}"})
-                else:
-                    seen[value] = (line, field)
+        given = [(line, field, value) for line, device in rows for field in fields
+                 if (value := device.__dict__[field])]
+        for line, field, value in given:
+            if field == "asset_tag":
+                value = normalise_tag(value)
+            if value in seen:
+                problems.append({"line": line, "field": field,
+                                 "message": f"{value} repeats line {seen[value][0]}"})
+            else:
+                seen[value] = (line, field)
         values = list(seen)
         for start in range(0, len(values), 2000):
             chunk = values[start:start + 2000]
             for column in columns:
                 for existing, tag in session.execute(
-                        select(column, Device.asset_tag).where(column.in_(chunk))):
+                        select(column, Device.asset_tag).where(
+                            column.in_(bindparam("values", expanding=True))),
+                        {"values": chunk}):
                     line, field = seen[existing]
                     problems.append({"line": line, "field": field,
                                      "message": f"{existing} already belongs to device {tag}"})

@@ -230,8 +230,10 @@ def import_devices_command(file: Path) -> None:
                     task, completed=done, total=total))
         except ImportRejected as rejected:
             for problem in rejected.problems[:50]:
+                # One line a problem, however wide the terminal (easy to read and to grep),
+                # printed as it is: a value from the file is not markup.
                 err.print(f"line {problem['line']}, {problem['field']}: {problem['message']}",
-                          highlight=False)
+                          highlight=False, soft_wrap=True, markup=False)
             if len(rejected.problems) > 50:
                 err.print(f"... and {len(rejected.problems) - 50} more", highlight=False)
             raise UserError(f"{len(rejected.problems)} problem(s); nothing was imported"
@@ -265,8 +267,10 @@ def import_vouchers_command(file: Path) -> None:
                     progress=lambda done, total: bar.update(task, completed=done, total=total))
         except ImportRejected as rejected:
             for problem in rejected.problems[:50]:
+                # One line a problem, however wide the terminal (easy to read and to grep),
+                # printed as it is: a value from the file is not markup.
                 err.print(f"line {problem['line']}, {problem['field']}: {problem['message']}",
-                          highlight=False)
+                          highlight=False, soft_wrap=True, markup=False)
             if len(rejected.problems) > 50:
                 err.print(f"... and {len(rejected.problems) - 50} more", highlight=False)
             raise UserError(f"{len(rejected.problems)} problem(s); nothing was imported"

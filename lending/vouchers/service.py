@@ -132,24 +132,25 @@ def _row_values(line: int, cells: dict[str, str], locations: dict[str, int], tod
     location = cells.get("location", "").strip().upper()
     if location not in locations:
         bad("location", f"no location has the code {location!r}" if location
-            else "missing; expected an office's code")
+            else "the office code is missing")
     network = " ".join(cells.get("network", "").split())
     if not network or len(network) > 40:
-        bad("network", "missing; expected the network's name" if not network
-            else "at most 40 characters")
+        bad("network", "the network is missing: enter its name, like EE" if not network
+            else "the network is too long: use at most 40 characters")
     code = normalise_code(cells.get("code", ""))
     if not code:
-        bad("code", "missing")
+        bad("code", "the code is missing")
     elif not _CODE_CHARACTERS.fullmatch(code) or not 4 <= len(code) <= MAX_CODE:
-        bad("code", f"must be 4 to {MAX_CODE} letters and digits (spaces and dashes are "
-                    "ignored)")
+        bad("code", f"the code must be 4 to {MAX_CODE} letters and digits (spaces and "
+                    "dashes are ignored)")
     gb = None
     try:
         gb = float(cells.get("data_gb", "").strip())
         if not math.isfinite(gb) or not 0 < gb <= MAX_GB:
             raise ValueError
     except ValueError:
-        bad("data_gb", f"must be a number of gigabytes above 0 and at most {MAX_GB}")
+        bad("data_gb", f"the data must be a number of gigabytes above 0 and at most "
+                       f"{MAX_GB:g}, like 20")
     expires_on = None
     raw_date = cells.get("expires_on", "").strip()
     try:
@@ -159,7 +160,9 @@ def _row_values(line: int, cells: dict[str, str], locations: dict[str, int], tod
         if expires_on < today:
             bad("expires_on", f"{expires_on.isoformat()} has passed: the voucher has expired")
     except ValueError:
-        bad("expires_on", f"must be a date as YYYY-MM-DD, not {raw_date!r}")
+        bad("expires_on", "the expiry date must be a date written year-month-day, like "
+                          f"2026-03-27, not {raw_date!r}" if raw_date
+            else "the expiry date is missing")
     problems.extend(found)
     good_code = not any(problem["field"] == "code" for problem in found)
     return {"location_id": locations.get(location), "network": network,

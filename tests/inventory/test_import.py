@@ -99,3 +99,92 @@ def test_an_empty_file_and_a_non_utf8_file_are_refused(client, staff, office):
                         headers={**staff, "content-type": "text/csv"})
     assert latin.status_code == 422
     assert latin.json()["errors"][0]["field"] == "file"
+
+
+# Words of the validator's own that staff should never be shown.
+VALIDATOR_TEXT = ("Input should", "String should", "Value error", "Field required",
+                  "valid decimal", "Decimal input", "pattern", "Assertion")
+ALL_COLUMNS = ",".join(IMPORT_COLUMNS)
+
+
+def row_of(**cells: str) -> str:
+    return ",".join(cells.get(name, "") for name in IMPORT_COLUMNS)
+
+
+# For every column of the import, a bad value and what the member of staff is told.
+EVERY_FIELD = [
+    ("kind", {"kind": "toaster"},
+     "the kind must be one of laptop, phone, tablet, sim or hotspot, not 'toaster'"),
+    ("make", {"make": " "}, "the make is missing"),
+    ("model", {"model": "x" * 81}, "the model is too long: use at most 80 characters"),
+    ("location", {"location": ""}, "the office code is missing"),
+    ("location", {"location": "MARS"}, "no location has the code 'MARS'"),
+    ("serial_number", {"serial_number": "x" * 81},
+     "the serial number is too long: use at most 80 characters"),
+    ("imei", {"kind": "phone", "imei": "123"}, "an IMEI is 15 digits"),
+    ("imei2", {"kind": "phone", "imei2": "12-34"}, "second IMEI: an IMEI is 15 digits"),
+    ("iccid", {"kind": "sim", "iccid": "12345"}, "an ICCID is 19 or 20 digits starting 89"),
+    ("msisdn", {"kind": "sim", "msisdn": "12345"},
+     "SIM phone number: not a valid UK mobile number"),
+    ("network", {"network": "x" * 41}, "the network is too long: use at most 40 characters"),
+    ("plan_allowance_gb", {"kind": "sim", "plan_allowance_gb": "lots"},
+     "the data allowance (GB) must be a number, like 20"),
+    ("plan_allowance_gb", {"kind": "sim", "plan_allowance_gb": "-1"},
+     "the data allowance (GB) cannot be below 0"),
+    ("plan_allowance_gb", {"kind": "sim", "plan_allowance_gb": "200000"},
+     "the data allowance (GB) must be at most 100,000"),
+    ("plan_starts_on", {"plan_starts_on": "27/03/2026"},
+     "the plan start date must be a date written year-month-day, like 2026-03-27"),
+    ("plan_ends_on", {"plan_ends_on": "2026-02-30"},
+     "the plan end date must be a date written year-month-day, like 2026-03-27"),
+    ("plan_ends_on", {"plan_starts_on": "2026-03-02", "plan_ends_on": "2026-03-01"},
+     "plan end date: the plan cannot end before it starts"),
+    ("purchased_on", {"purchased_on": "last week"},
+     "the purchase date must be a date written year-month-day, like 2026-03-27"),
+    ("purchase_cost", {"purchase_cost": "£129.99"},
+     "the purchase cost must be a number, like 129.99"),
+    ("purchase_cost", {"purchase_cost": "12.345"},
+     "the purchase cost may have at most 2 decimal places, like 129.99"),
+    ("purchase_cost", {"purchase_cost": "-5"}, "the purchase cost cannot be below 0"),
+    ("purchase_cost", {"purchase_cost": "2000000"},
+     "the purchase cost must be at most 1,000,000"),
+    ("condition", {"condition": "E"},
+     "the condition must be A, B, C or D (A is as new, D is damaged)"),
+    ("notes", {"notes": "x" * 2001}, "the notes are too long: use at most 2000 characters"),
+    ("source", {"source": "gift"},
+     "the source must be one of purchased, donated or partner, not 'gift'"),
+    ("source_name", {"source_name": "x" * 121},
+     "the source name is too long: use at most 120 characters"),
+    ("asset_tag", {"asset_tag": "TAG 1"},
+     "the asset tag may hold only letters, digits and dashes, like 00042-K"),
+]
+
+
+def test_every_field_of_the_import_has_its_problem_in_plain_words(client, staff, office,
+                                                                   engine):
+    good = {"kind": "laptop", "make": "Dell", "model": "Latitude", "location": "LDN",
+            "condition": "A"}
+    lines = [row_of(**{**good, **bad}) for _, bad, _ in EVERY_FIELD]
+    response = import_csv(client, staff, ALL_COLUMNS + "\n" + "\n".join(lines) + "\n")
+    assert response.status_code == 422, response.text
+    found = {(p["line"], p["field"]): p["message"] for p in response.json()["errors"]}
+    for line, (field, _, message) in enumerate(EVERY_FIELD, start=2):
+        assert found.get((line, field)) == message, (line, field, found.get((line, field)))
+    assert len(found) == len(EVERY_FIELD), found
+    assert set(IMPORT_COLUMNS) <= {field for field, _, _ in EVERY_FIELD}
+    for message in found.values():
+        assert not any(words in message for words in VALIDATOR_TEXT), message
+    assert count(engine) == 0
+
+
+def test_every_problem_of_one_row_is_reported_at_once(client, staff, office):
+    text = (ALL_COLUMNS + "\n" + row_of(kind="tablet", make="", model="Tab", location="MARS",
+                                        purchase_cost="cheap", purchased_on="2026-13-01",
+                                        condition="Z") + "\n")
+    response = import_csv(client, staff, text)
+    assert response.status_code == 422
+    problems = response.json()["errors"]
+    assert [(p["line"], p["field"]) for p in problems] == [
+        (2, "make"), (2, "purchased_on"), (2, "purchase_cost"), (2, "condition"),
+        (2, "location")]
+    assert "5 problem(s)" in response.json()["detail"]

@@ -1,6 +1,12 @@
 """Asset tags: the check letter catches the typing mistakes people make."""
 
-from inventory.service import check_letter, format_tag, normalise_tag, tag_is_mistyped
+from inventory.service import (
+    check_letter,
+    format_tag,
+    format_tags,
+    normalise_tag,
+    tag_is_mistyped,
+)
 
 
 def test_every_single_wrong_digit_is_caught():
@@ -31,3 +37,9 @@ def test_what_people_type_and_scan_is_normalised():
     assert not tag_is_mistyped(tag)
     assert tag_is_mistyped(tag[:-1] + ("A" if tag[-1] != "A" else "B"))
     assert not tag_is_mistyped("OLD-17")  # hand-given tags have no check letter
+
+
+def test_tags_made_in_bulk_are_the_tags_made_one_by_one():
+    for numbers in (range(1, 1), range(1, 2), range(7, 31), range(1, 250),
+                    range(99_990, 100_013), range(999_995, 1_000_021), range(12_345, 22_346)):
+        assert format_tags(numbers) == [format_tag(number) for number in numbers], numbers

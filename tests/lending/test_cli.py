@@ -46,6 +46,24 @@ def test_accounts_tokens_and_import_from_the_command_line(run, tmp_path):
     assert run("frobnicate").returncode == 2
 
 
+def test_the_import_command_prints_the_same_plain_words_as_the_api(run, tmp_path):
+    assert run("db", "upgrade").returncode == 0
+    csv = tmp_path / "devices.csv"
+    csv.write_text("kind,make,model,location,purchase_cost,condition\n"
+                   "toaster,Dell,L,NOPE,£12,E\n")
+    rejected = run("import", "devices", str(csv))
+    assert rejected.returncode == 1
+    lines = rejected.stderr.splitlines()
+    assert "line 2, kind: the kind must be one of laptop, phone, tablet, sim or hotspot, " \
+           "not 'toaster'" in lines
+    assert "line 2, purchase_cost: the purchase cost must be a number, like 129.99" in lines
+    assert any(line.startswith("line 2, condition: the condition must be A, B, C or D")
+               for line in lines)
+    assert "line 2, location: no location has the code 'NOPE'" in lines
+    assert "4 problem(s); nothing was imported" in rejected.stderr
+    assert "Input should" not in rejected.stderr
+
+
 def test_demo_loads_once_into_an_empty_database(run):
     first = run("demo")
     assert first.returncode == 0, first.stderr

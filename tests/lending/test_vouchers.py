@@ -97,6 +97,33 @@ def test_import_is_all_or_nothing_and_names_every_bad_row(client, office, manage
     assert bad_header.json()["errors"][0]["field"] == "header"
 
 
+def test_every_field_of_the_voucher_import_has_its_problem_in_plain_words(client, office,
+                                                                           manager):
+    text = csv_of([
+        ("", "", "", 0, ""),                        # line 2: missing, and no data
+        ("MARS", "E" * 41, "a!", "lots", "27/03/2099"),  # line 3: every field wrong
+    ])
+    response = import_csv(client, manager, text)
+    assert response.status_code == 422, response.text
+    found = {(e["line"], e["field"]): e["message"] for e in response.json()["errors"]}
+    assert found == {
+        (2, "location"): "the office code is missing",
+        (2, "network"): "the network is missing: enter its name, like EE",
+        (2, "code"): "the code is missing",
+        (2, "data_gb"): "the data must be a number of gigabytes above 0 and at most 1000, "
+                        "like 20",
+        (2, "expires_on"): "the expiry date is missing",
+        (3, "location"): "no location has the code 'MARS'",
+        (3, "network"): "the network is too long: use at most 40 characters",
+        (3, "code"): "the code must be 4 to 32 letters and digits (spaces and dashes are "
+                     "ignored)",
+        (3, "data_gb"): "the data must be a number of gigabytes above 0 and at most 1000, "
+                        "like 20",
+        (3, "expires_on"): "the expiry date must be a date written year-month-day, like "
+                           "2026-03-27, not '27/03/2099'",
+    }
+
+
 def test_giving_data_texts_the_code_exactly_once(client, office, manager, staff, engine,
                                                  caplog):
     stock_up(client, manager, codes=["LATER0001"], expires_on=FUTURE)

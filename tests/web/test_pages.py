@@ -151,6 +151,34 @@ def test_an_import_lists_every_bad_row_by_line_and_field_then_imports_a_good_fil
     expect(page.locator("table tbody tr")).to_have_count(2)
 
 
+def test_an_import_shows_every_problem_of_one_row_in_plain_words(page: Page, office,
+                                                                  staff_user):
+    bad = (b"kind,make,model,location,purchase_cost,purchased_on,condition\n"
+           b"laptop,Lenovo,E14,LDN,,,A\n"
+           b"tablet,,Tab 9,MARS,cheap,2026-13-01,Z\n")
+    sign_in(page, staff_user)
+    page.goto("/devices/import")
+    page.get_by_label("CSV file").set_input_files(
+        {"name": "stock.csv", "mimeType": "text/csv", "buffer": bad})
+    page.get_by_role("button", name="Import").click()
+    expect(page).to_have_title(re.compile(r"^Error: "))
+    expect(page.locator(".govuk-error-summary")).to_contain_text(
+        "Nothing was imported: 5 problems in stock.csv")
+    rows = page.locator("table tbody tr")
+    expect(rows).to_have_count(5)
+    expected = [("make", "The make is missing"),
+                ("purchased_on", "The purchase date must be a date written year-month-day, "
+                                 "like 2026-03-27"),
+                ("purchase_cost", "The purchase cost must be a number, like 129.99"),
+                ("condition", "The condition must be A, B, C or D"),
+                ("location", "No location has the code 'MARS'")]
+    for index, (column, words) in enumerate(expected):
+        expect(rows.nth(index).locator("td").nth(0)).to_have_text("3")
+        expect(rows.nth(index).locator("td").nth(1)).to_have_text(column)
+        expect(rows.nth(index).locator("td").nth(2)).to_contain_text(words)
+    expect(page.locator("table")).not_to_contain_text("Input should")
+
+
 def test_a_recipient_is_added_lent_a_laptop_and_hands_it_back(page: Page, engine, office,
                                                              staff_user):
     tag = add_device(engine)

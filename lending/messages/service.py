@@ -42,6 +42,7 @@ from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
+from eligibility import Policy
 from inventory.models import Device, Location
 from lending.db import is_sqlite, session_for
 from lending.loans.models import Loan, LoanStatus
@@ -88,15 +89,13 @@ class MessagePolicy:
     off: frozenset[str] = frozenset()
 
     @classmethod
-    def from_policy(cls, policy: Any) -> "MessagePolicy":
-        table = getattr(policy, "messages", None)
-        if table is None:
-            return cls()
+    def from_policy(cls, policy: Policy) -> "MessagePolicy":
+        table = policy.messages
         return cls(due_soon_days_before=table.due_soon_days_before,
                    overdue_days_after=table.overdue_days_after,
                    final_overdue_days_after=table.final_overdue_days_after,
                    plan_ending_days_before=table.plan_ending_days_before,
-                   off=frozenset(table.off))
+                   off=table.off)
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,11 @@ from datetime import date, timedelta
 
 from sqlalchemy import select, text
 
+from inventory.models import Device, Location
 from lending.db import session_for
 from lending.loans.models import Loan
 from lending.messages import service as messages
 from lending.recipients.models import Recipient
-from inventory.models import Device, Location
 from notifications.models import Message
 from notifications.texts import MAX_SEGMENTS, is_gsm7, render, segments
 from tests.lending.test_loans_helpers import API, issue, make_device, make_recipient

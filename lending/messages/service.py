@@ -352,7 +352,10 @@ class _SqlWriter:
         self.places = dict(session.execute(select(Location.id, Location.name)).all())
         table = Message.__table__
         self.insert = outbox._insert(session)(table)
-        self.returning = (table.c.id, table.c.status, table.c.body)
+        # One small integer a row written, so that reading them back costs next to nothing:
+        # 1 queued, 0 written cancelled (opted out), minus its id when it is yet to be worded.
+        self.returning = case((table.c.body == "", -table.c.id),
+                              (table.c.status == MessageStatus.queued.value, 1), else_=0)
 
     # -- the fields, as SQL --
 
@@ -381,16 +384,22 @@ class _SqlWriter:
                 day: field_text("date", day, language) for day in days}
             default = ""
         elif name == "place":
+            # Most offices' names are used as they are: only the others are listed.
             column = _DEVICE_HOME.id
             values = {place_id: field_text("place", place, language)
                       for place_id, place in self.places.items()}
-            default = None
+            return self._picked(column, values, None, _DEVICE_HOME.name, self.places)
         else:
             raise ValueError(f"the sweep cannot fill the field {name!r}")
         return self._picked(column, values, default)
 
-    def _picked(self, column, values: dict, default):
+    def _picked(self, column, values: dict, default, raw_column=None, raw: dict | None = None):
         def case_of(texts: dict, fallback):
+            if raw_column is not None and raw is not None:
+                changed = {key: text for key, text in texts.items() if text != raw[key]}
+                if not changed:
+                    return raw_column
+                return case(changed, value=column, else_=raw_column)
             if not texts:
                 return literal(fallback or "")
             distinct = set(texts.values()) | ({fallback} if fallback is not None else set())
@@ -487,24 +496,25 @@ class _SqlWriter:
         source = query.with_only_columns(
             *[expression.label(name) for name, expression in columns.items()])
         statement = self.insert.from_select(list(columns), source).on_conflict_do_nothing(
-            index_elements=["key"]).returning(*self.returning)
-        unworded = []
-        for row_id, status, worded in self.session.connection().execute(statement):
-            if status == MessageStatus.queued.value:
-                self.writer.report.queued[kind] = self.writer.report.queued.get(kind, 0) + 1
-            else:
-                self.writer.report.opted_out += 1
-            if not worded:
-                unworded.append(row_id)
+            index_elements=["key"]).returning(self.returning)
+        written = self.session.connection().execute(statement).scalars().all()
+        queued, opted_out = written.count(1), written.count(0)
+        unworded = [-value for value in written if value < 0]
         if unworded:
-            self._word(kind, unworded)
+            statuses = self._word(kind, unworded)
+            queued += statuses.count(MessageStatus.queued.value)
+            opted_out += len(statuses) - statuses.count(MessageStatus.queued.value)
+        if queued:
+            self.writer.report.queued[kind] = self.writer.report.queued.get(kind, 0) + queued
+        self.writer.report.opted_out += opted_out
 
-    def _word(self, kind: str, ids: list[int]) -> None:
-        """The texts whose first name SQL could not take as it is, worded through Python."""
+    def _word(self, kind: str, ids: list[int]) -> list[str]:
+        """The texts whose first name SQL could not take as it is, worded through Python;
+        their statuses."""
         day = Device.plan_ends_on if kind == Kind.plan_ending else Loan.due_on
         rows = self.session.execute(
             select(Message.id, Message.language, Recipient.name, Device.kind,
-                   _DEVICE_HOME.name, day)
+                   _DEVICE_HOME.name, day, Message.status)
             .join(Loan, Loan.id == Message.loan_id)
             .join(Recipient, Recipient.id == Loan.recipient_id)
             .join(Device, Device.id == Loan.device_id)
@@ -516,7 +526,8 @@ class _SqlWriter:
             .values(body=bindparam("new_body")),
             [{"row_id": row_id, "new_body": render(kind, language, name=name, device=device,
                                                    on=on, place=place)}
-             for row_id, language, name, device, place, on in rows])
+             for row_id, language, name, device, place, on, _ in rows])
+        return [row.status for row in rows]
 
 
 def _joined(parts: list):

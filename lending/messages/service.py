@@ -3,13 +3,13 @@ dispatch, over `notifications`), and what providers post back (receipts, replies
 
 Every text comes from the sweep, including those a change calls for (a receipt when a loan
 is issued, thanks when it comes back, a waitlist offer). The sweep is set-based: one query
-per kind selects, in chunks of loans, every text that is due at a moment and not yet in
-the outbox, and one statement per chunk writes them with INSERT ... ON CONFLICT DO NOTHING
-on the outbox's unique business key. Its selection is a function of committed state, so a
+per kind selects every text that is due at a moment and not yet in the outbox, written
+with INSERT ... ON CONFLICT DO NOTHING on the outbox's unique business key; reminders with
+one INSERT ... SELECT each, worded by the database (`_SqlWriter`), the few texts a change
+calls for in chunks worded in Python (`_Writer`). Its selection is a function of committed state, so a
 change can never be texted before it has committed, never twice (the key), and never lost
 (the state stays until a sweep sees it). Sweeps running at once, or twice, write each text
-once. Only the wording is done in Python (`notifications.texts.render`), a chunk at a
-time, so memory stays flat however many loans there are.
+once. Memory stays flat however many loans there are.
 
 The outbox rows are the history: they change by plain UPDATE statements, outside the audit
 log, which records the changes people make (a STOP sets the recipient's opt-out through

@@ -6,9 +6,9 @@ is issued, thanks when it comes back, a waitlist offer). The sweep is set-based:
 per kind selects every text that is due at a moment and not yet in the outbox, written
 with INSERT ... ON CONFLICT DO NOTHING on the outbox's unique business key; reminders with
 one INSERT ... SELECT each, worded by the database (`_SqlWriter`), the few texts a change
-calls for in chunks worded in Python (`_Writer`). Its selection is a function of committed state, so a
-change can never be texted before it has committed, never twice (the key), and never lost
-(the state stays until a sweep sees it). Sweeps running at once, or twice, write each text
+calls for in chunks worded in Python (`_Writer`). Its selection is a function of committed
+state, so a change can never be texted before it has committed, never twice (the key), and
+never lost (the state stays until a sweep sees it). Sweeps running at once, or twice, write each text
 once. Memory stays flat however many loans there are.
 
 The outbox rows are the history: they change by plain UPDATE statements, outside the audit

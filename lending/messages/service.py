@@ -8,8 +8,8 @@ with INSERT ... ON CONFLICT DO NOTHING on the outbox's unique business key; remi
 one INSERT ... SELECT each, worded by the database (`_SqlWriter`), the few texts a change
 calls for in chunks worded in Python (`_Writer`). Its selection is a function of committed
 state, so a change can never be texted before it has committed, never twice (the key), and
-never lost (the state stays until a sweep sees it). Sweeps running at once, or twice, write each text
-once. Memory stays flat however many loans there are.
+never lost (the state stays until a sweep sees it). Sweeps running at once, or twice, write
+each text once. Memory stays flat however many loans there are.
 
 The outbox rows are the history: they change by plain UPDATE statements, outside the audit
 log, which records the changes people make (a STOP sets the recipient's opt-out through

@@ -221,6 +221,8 @@ def _selections(session: Session, policy: MessagePolicy, today: date, now: datet
     for kind, (low, high) in ranges.items():
         if kind in policy.off or low > high:
             continue
+        if not _any(session, select(Loan.id).where(*due_between(low, high))):
+            continue  # no loan due then (the index says so at once): nothing to build
         conditions = due_between(low, high) + [
             _not_in_outbox_by_key(kind, Loan.due_on), _no_reminder_today(day_start)]
         yield (kind, _loan_rows(kind, conditions, Loan.due_on, bundle_rule=True),
@@ -497,13 +499,16 @@ class _SqlWriter:
             *[expression.label(name) for name, expression in columns.items()])
         statement = self.insert.from_select(list(columns), source).on_conflict_do_nothing(
             index_elements=["key"]).returning(self.returning)
-        written = self.session.connection().execute(statement).scalars().all()
-        queued, opted_out = written.count(1), written.count(0)
-        unworded = [-value for value in written if value < 0]
-        if unworded:
-            statuses = self._word(kind, unworded)
-            queued += statuses.count(MessageStatus.queued.value)
-            opted_out += len(statuses) - statuses.count(MessageStatus.queued.value)
+        queued = opted_out = 0
+        result = self.session.connection().execute(statement).scalars()
+        for written in result.partitions(CHUNK):  # a chunk at a time: memory stays flat
+            queued += written.count(1)
+            opted_out += written.count(0)
+            unworded = [-value for value in written if value < 0]
+            if unworded:
+                statuses = self._word(kind, unworded)
+                queued += statuses.count(MessageStatus.queued.value)
+                opted_out += len(statuses) - statuses.count(MessageStatus.queued.value)
         if queued:
             self.writer.report.queued[kind] = self.writer.report.queued.get(kind, 0) + queued
         self.writer.report.opted_out += opted_out

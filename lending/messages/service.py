@@ -375,8 +375,9 @@ class _SqlWriter:
         return name.op("~", is_comparison=True)(literal(f"^[{_SAFE_NAME}]{{0,{MAX_NAME}}}$"))
 
     def _field(self, name: str, language: str, days: list[date]):
-        """(shown, plain, non-GSM count, extra UCS-2 length) of a field other than the name,
-        as SQL or Python constants."""
+        """(shown, plain, not GSM-7, plain not GSM-7, extra UCS-2 length) of a field other
+        than the name: its text, its text without accents, 1 where each is not GSM-7 (else
+        0), and its characters outside the basic plane; each as SQL, or 0 when always 0."""
         if name == "device":
             column, values = Device.kind, {kind: field_text("device", kind, language)
                                            for kind in DEVICE_WORDS}

@@ -501,8 +501,11 @@ class _SqlWriter:
         statement = self.insert.from_select(list(columns), source).on_conflict_do_nothing(
             index_elements=["key"]).returning(self.returning)
         queued = opted_out = 0
-        result = self.session.connection().execute(statement).scalars()
-        for written in result.partitions(CHUNK):  # a chunk at a time: memory stays flat
+        result = self.session.connection().execute(statement)
+        # A chunk at a time (memory stays flat), plain integers straight from the driver:
+        # nothing to convert, and the result's own rows would cost more than the insert.
+        while chunk := result.cursor.fetchmany(CHUNK):
+            written = [value for value, in chunk]
             queued += written.count(1)
             opted_out += written.count(0)
             unworded = [-value for value in written if value < 0]
@@ -510,6 +513,7 @@ class _SqlWriter:
                 statuses = self._word(kind, unworded)
                 queued += statuses.count(MessageStatus.queued.value)
                 opted_out += len(statuses) - statuses.count(MessageStatus.queued.value)
+        result.close()
         if queued:
             self.writer.report.queued[kind] = self.writer.report.queued.get(kind, 0) + queued
         self.writer.report.opted_out += opted_out

@@ -12,7 +12,17 @@ from datetime import date
 from typing import Any
 
 from eligibility.errors import PolicyError, PolicyProblem
-from eligibility.schemas import KINDS, DataPolicy, NeedRule, Policy, RecentLossRule, Rule, Rules
+from eligibility.schemas import (
+    KINDS,
+    MESSAGE_KINDS,
+    DataPolicy,
+    MessagesPolicy,
+    NeedRule,
+    Policy,
+    RecentLossRule,
+    Rule,
+    Rules,
+)
 from eligibility.toml_lines import KeyPath, key_lines, line_of
 
 Table = dict[str, Any]
@@ -58,10 +68,15 @@ _TOP_LEVEL_KEYS = (
     "rules",
     "data",
     "skills_question",
+    "messages",
 )
 _DATA_KEYS = ("shown_by", "no_need_message", "limit", "within_days", "limit_message",
               "restriction_forbids_data", "restriction_message", "restriction_allowed_message")
 _TOTAL = "total"
+# [messages]: whole days, and how far from the date a text may go.
+_MESSAGE_OFFSETS = ("due_soon_days_before", "overdue_days_after", "final_overdue_days_after",
+                    "plan_ending_days_before")
+_MAX_MESSAGE_DAYS = 60
 
 
 def parse_policy(text: str, source: str) -> Policy:
@@ -118,6 +133,7 @@ class _PolicyReader:
         # Optional: asked at the desk with each loan, and recorded on it.
         skills_question = (self.text(document, ("skills_question",), "the question's text")
                            if "skills_question" in document else None)
+        messages = self.messages(document)
         if self.problems:
             return None
         assert active_loan_limits is not None  # no problems means every part was read
@@ -134,6 +150,7 @@ class _PolicyReader:
             rules=rules,
             data=data,
             skills_question=skills_question,
+            messages=messages,
         )
 
     # --- the parts of a policy ---
@@ -180,6 +197,46 @@ class _PolicyReader:
                           restriction_forbids_data=forbids,
                           restriction_message=restriction_message,
                           restriction_allowed_message=allowed_message)
+
+    def messages(self, document: Table) -> MessagesPolicy | None:
+        """The optional `[messages]` table (text messages): the reminders' offsets in whole
+        days, all required when the table is there, and `[messages.send]`, each kind on or
+        off (a kind left out is sent)."""
+        if "messages" not in document:
+            return MessagesPolicy()
+        path = ("messages",)
+        table = self.table(document, path)
+        if table is None:
+            return None
+        self.reject_unknown_keys(table, path, _MESSAGE_OFFSETS + ("send",), "key")
+        requirement = f"a whole number of days from 1 to {_MAX_MESSAGE_DAYS}"
+        offsets: dict[str, int | None] = {}
+        for key in _MESSAGE_OFFSETS:
+            days = self.whole_number(table, path + (key,), 1, requirement)
+            if days is not None and days > _MAX_MESSAGE_DAYS:
+                self.problem(path + (key,), f"must be {requirement}")
+                days = None
+            offsets[key] = days
+        overdue, final = offsets["overdue_days_after"], offsets["final_overdue_days_after"]
+        if overdue is not None and final is not None and final <= overdue:
+            self.problem(path + ("final_overdue_days_after",),
+                         f"must be more than overdue_days_after ({overdue}): the final "
+                         "reminder comes after the first")
+            offsets["final_overdue_days_after"] = None
+        send: dict[str, bool] = {}
+        if "send" in table:
+            send_table = self.table(table, path + ("send",))
+            if send_table is None:
+                return None
+            self.reject_unknown_keys(send_table, path + ("send",), MESSAGE_KINDS, "kind of text")
+            for kind in send_table:
+                if kind in MESSAGE_KINDS:
+                    on = self.flag(send_table, path + ("send", kind))
+                    if on is not None:
+                        send[kind] = on
+        if self.problems:
+            return None
+        return self.build(MessagesPolicy, send=send, **offsets)
 
     def questions(self, document: Table) -> dict[str, str] | None:
         table = self.table(document, ("questions",))

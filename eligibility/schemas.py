@@ -109,6 +109,29 @@ class DataPolicy(_Frozen):
                                         "devices; this policy lets data through")
 
 
+# The texts the lending app sends (its `notifications` kinds), each of which a policy may
+# switch off. A kind added there is added here to be switchable; until then it is sent.
+MESSAGE_KINDS: tuple[str, ...] = ("loan_receipt", "due_soon", "due_today", "overdue",
+                                  "final_overdue", "plan_ending", "waitlist_offer", "thanks")
+
+
+class MessagesPolicy(_Frozen):
+    """When reminders go and which texts are sent at all. A policy without a `[messages]`
+    table gets these defaults; in `[messages.send]` a kind left out is sent."""
+
+    due_soon_days_before: int = 2
+    overdue_days_after: int = 1
+    final_overdue_days_after: int = 7
+    plan_ending_days_before: int = 7
+    send: dict[str, bool] = {}
+    """Kind -> whether it is sent; kinds left out are sent."""
+
+    @property
+    def off(self) -> frozenset[str]:
+        """The kinds switched off."""
+        return frozenset(kind for kind, on in self.send.items() if not on)
+
+
 class Rules(_Frozen):
     recipient_active: Rule
     device_restriction: Rule
@@ -134,6 +157,7 @@ class Policy(_Frozen):
     total_active_loan_limit: int
     rules: Rules
     data: DataPolicy = DataPolicy()
+    messages: MessagesPolicy = MessagesPolicy()
     skills_question: str | None = None
     """Asked with each loan, its answer recorded on the loan: would they like help to use
     the device? None: not asked."""

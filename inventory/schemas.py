@@ -135,14 +135,28 @@ def check_iccid(value: str) -> str:
     return value
 
 
+# Ofcom keeps 07700 900000 to 07700 900999 for drama: never given to anyone, so safe for
+# demos and smoke tests. `phonenumbers` calls them invalid; they are taken as UK mobiles.
+UK_DRAMA_MOBILES = range(7700900000, 7700901000)
+
+
+def is_uk_drama_mobile(number: phonenumbers.PhoneNumber) -> bool:
+    """Whether a parsed number is in Ofcom's drama range of UK mobiles."""
+    return (number.country_code == 44 and not number.italian_leading_zero
+            and number.national_number in UK_DRAMA_MOBILES)
+
+
 def normalise_uk_mobile(value: str) -> str:
-    """A UK mobile number in E.164 (+447...), whatever way it was written."""
+    """A UK mobile number in E.164 (+447...), whatever way it was written. The drama range
+    (07700 900000 to 900999) counts as mobile."""
     try:
         number = phonenumbers.parse(value, "GB")
     except phonenumbers.NumberParseException as error:
         raise ValueError("not a phone number") from error
     if number.country_code != 44:
         raise ValueError("not a UK number (+44)")
+    if is_uk_drama_mobile(number):
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     if not phonenumbers.is_valid_number(number):
         raise ValueError("not a valid UK mobile number")
     if phonenumbers.number_type(number) != phonenumbers.PhoneNumberType.MOBILE:

@@ -7,6 +7,7 @@ or MWY in Welsh).
 """
 
 import re
+import string
 import unicodedata
 from datetime import date
 from enum import StrEnum
@@ -233,3 +234,40 @@ def fit(text: str) -> str:
         if is_gsm7(plain):
             return plain
     return text
+
+
+# --- the parts of a text, for composing many at once (in SQL) ------------------------------
+
+def template_parts(kind: str, language: str) -> list[tuple[str, str]]:
+    """The template of `kind` in `language` as ("text", words) and ("field", name) parts, in
+    order, the words normalised: `render` is these joined, each field filled in as
+    `field_text` fills it, then put through `fit`."""
+    parts: list[tuple[str, str]] = []
+    for words, name, _, _ in string.Formatter().parse(TEMPLATES[kind][language]):
+        if words:
+            parts.append(("text", normalise(words)))
+        if name is not None:
+            parts.append(("field", name))
+    return parts
+
+
+def field_text(name: str, value: object, language: str) -> str:
+    """What `render` puts in place of the field `name` for `value` (normalised)."""
+    if name == "name":
+        return normalise(first_name(str(value)))
+    if name == "device":
+        return DEVICE_WORDS.get(str(value), {"en": "device", "cy": "dyfais"})[language]
+    if name == "date":
+        assert isinstance(value, date)
+        return format_date(value, language)
+    if name == "place":
+        return normalise(_shortened(str(value), MAX_PLACE))
+    raise ValueError(f"no field {name!r} in the texts")
+
+
+def without_accents(text: str) -> str:
+    """What `fit` makes of a text that must travel as GSM-7."""
+    return _without_accents(text)
+
+
+UCS2_MAX_LENGTH = 2 * 67  # the longest text that fits two UCS-2 segments

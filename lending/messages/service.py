@@ -3,13 +3,13 @@ dispatch, over `notifications`), and what providers post back (receipts, replies
 
 Every text comes from the sweep, including those a change calls for (a receipt when a loan
 is issued, thanks when it comes back, a waitlist offer). The sweep is set-based: one query
-per kind selects, in chunks of loans, every text that is due at a moment and not yet in
-the outbox, and one statement per chunk writes them with INSERT ... ON CONFLICT DO NOTHING
-on the outbox's unique business key. Its selection is a function of committed state, so a
-change can never be texted before it has committed, never twice (the key), and never lost
-(the state stays until a sweep sees it). Sweeps running at once, or twice, write each text
-once. Only the wording is done in Python (`notifications.texts.render`), a chunk at a
-time, so memory stays flat however many loans there are.
+per kind selects every text that is due at a moment and not yet in the outbox, written
+with INSERT ... ON CONFLICT DO NOTHING on the outbox's unique business key; reminders with
+one INSERT ... SELECT each, worded by the database (`_SqlWriter`), the few texts a change
+calls for in chunks worded in Python (`_Writer`). Its selection is a function of committed
+state, so a change can never be texted before it has committed, never twice (the key), and
+never lost (the state stays until a sweep sees it). Sweeps running at once, or twice, write
+each text once. Memory stays flat however many loans there are.
 
 The outbox rows are the history: they change by plain UPDATE statements, outside the audit
 log, which records the changes people make (a STOP sets the recipient's opt-out through
@@ -27,12 +27,15 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import (
     String,
     and_,
+    bindparam,
+    case,
     cast,
     event,
     exists,
     func,
     inspect,
     literal,
+    null,
     or_,
     select,
     text,
@@ -42,6 +45,7 @@ from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
+from eligibility import Policy
 from inventory.models import Device, Location
 from lending.db import is_sqlite, session_for
 from lending.loans.models import Loan, LoanStatus
@@ -52,7 +56,18 @@ from notifications.callbacks import Inbound, Receipt
 from notifications.models import ErrorCode, Message, MessageStatus, Reply, ReplyKind
 from notifications.providers import Provider
 from notifications.service import DispatchReport
-from notifications.texts import Kind, first_name, render
+from notifications.texts import (
+    DEVICE_WORDS,
+    MAX_NAME,
+    UCS2_MAX_LENGTH,
+    Kind,
+    field_text,
+    first_name,
+    is_gsm7,
+    render,
+    template_parts,
+    without_accents,
+)
 from notifications.timing import (
     RateLimit,
     SendingWindow,
@@ -88,15 +103,13 @@ class MessagePolicy:
     off: frozenset[str] = frozenset()
 
     @classmethod
-    def from_policy(cls, policy: Any) -> "MessagePolicy":
-        table = getattr(policy, "messages", None)
-        if table is None:
-            return cls()
+    def from_policy(cls, policy: Policy) -> "MessagePolicy":
+        table = policy.messages
         return cls(due_soon_days_before=table.due_soon_days_before,
                    overdue_days_after=table.overdue_days_after,
                    final_overdue_days_after=table.final_overdue_days_after,
                    plan_ending_days_before=table.plan_ending_days_before,
-                   off=frozenset(table.off))
+                   off=table.off)
 
 
 @dataclass(frozen=True)
@@ -186,9 +199,11 @@ def _any(session: Session, query) -> bool:
 
 
 def _selections(session: Session, policy: MessagePolicy, today: date, now: datetime,
-                day_start: datetime) -> Iterator[tuple[str, Any]]:
-    """(kind, query) for each loan text, reminders first from the most pressing, so that
-    a loan due several on one day gets the most pressing one."""
+                day_start: datetime) -> Iterator[tuple[str, Any, list[date] | None]]:
+    """(kind, query, days) for each loan text, reminders first from the most pressing, so
+    that a loan due several on one day gets the most pressing one. `days` are the dates a
+    reminder of the kind can be about (written set-based, `_SqlWriter`); None for the texts
+    a change calls for (few: written through Python, `_Writer`)."""
     active = Loan.status == LoanStatus.active.value
     days = timedelta
 
@@ -206,9 +221,12 @@ def _selections(session: Session, policy: MessagePolicy, today: date, now: datet
     for kind, (low, high) in ranges.items():
         if kind in policy.off or low > high:
             continue
+        if not _any(session, select(Loan.id).where(*due_between(low, high))):
+            continue  # no loan due then (the index says so at once): nothing to build
         conditions = due_between(low, high) + [
             _not_in_outbox_by_key(kind, Loan.due_on), _no_reminder_today(day_start)]
-        yield kind, _loan_rows(kind, conditions, Loan.due_on, bundle_rule=True)
+        yield (kind, _loan_rows(kind, conditions, Loan.due_on, bundle_rule=True),
+               [today + days(offset) for offset in range(low, high + 1)])
     if Kind.plan_ending not in policy.off and _any(session, select(Device.id).where(
             Device.plan_ends_on >= today + days(1),
             Device.plan_ends_on <= today + days(policy.plan_ending_days_before))):
@@ -220,21 +238,23 @@ def _selections(session: Session, policy: MessagePolicy, today: date, now: datet
                       Device.plan_ends_on < Loan.due_on,
                       _not_in_outbox_by_key(Kind.plan_ending, Device.plan_ends_on),
                       _no_reminder_today(day_start)]
-        yield Kind.plan_ending, _loan_rows(Kind.plan_ending, conditions, Device.plan_ends_on,
-                                           bundle_rule=False)
+        yield (Kind.plan_ending, _loan_rows(Kind.plan_ending, conditions, Device.plan_ends_on,
+                                            bundle_rule=False),
+               [today + days(offset) for offset in range(1, policy.plan_ending_days_before + 1)])
     if Kind.loan_receipt not in policy.off:
         # From the loans issued lately (their index), not from every active loan.
         recent = select(Loan.id).where(Loan.issued_at >= now - EVENT_WINDOW)
         conditions = [active, Loan.id.in_(recent),
                       Loan.with_loan_id.is_(None), _not_in_outbox_by_kind(Kind.loan_receipt)]
         yield Kind.loan_receipt, _loan_rows(Kind.loan_receipt, conditions, Loan.due_on,
-                                            bundle_rule=False)
+                                            bundle_rule=False), None
     if Kind.thanks not in policy.off:
         returned = select(Loan.id).where(Loan.returned_at >= now - EVENT_WINDOW,
                                          Loan.returned_at <= now)
         conditions = [Loan.status == LoanStatus.returned.value, Loan.id.in_(returned),
                       Loan.with_loan_id.is_(None), _not_in_outbox_by_kind(Kind.thanks)]
-        yield Kind.thanks, _loan_rows(Kind.thanks, conditions, Loan.due_on, bundle_rule=False)
+        yield (Kind.thanks, _loan_rows(Kind.thanks, conditions, Loan.due_on, bundle_rule=False),
+               None)
 
 
 def _offer_rows():
@@ -314,6 +334,226 @@ class _Writer:
                 self.report.opted_out += 1
 
 
+_SAFE_NAME = "-A-Za-z0-9'."  # a first name made only of these reads the same in GSM-7
+
+
+class _SqlWriter:
+    """Writes the reminders of one kind with one INSERT ... SELECT: the selection, the
+    business key, the reference, the time each may go (by office's nation) and the body are
+    all computed by the database, so no Python runs per loan. The body is composed from the
+    template's parts (`notifications.texts.template_parts`), each field's text worked out in
+    Python once per value (device kind, date, office) and picked by CASE; `fit`'s rule (a
+    UCS-2 text over two segments travels as GSM-7 without accents) is a CASE on its length.
+    The first name is cut from the name in SQL; a name with anything but plain letters
+    (curly quotes, accents, odd spaces, over MAX_NAME) gets an empty body that is worded
+    through Python at once, in the same transaction: the same words either way."""
+
+    def __init__(self, session: Session, writer: "_Writer") -> None:
+        self.session, self.writer = session, writer
+        self.sqlite = session.get_bind().dialect.name == "sqlite"
+        self.places = dict(session.execute(select(Location.id, Location.name)).all())
+        table = Message.__table__
+        self.insert = outbox._insert(session)(table)
+        # One small integer a row written, so that reading them back costs next to nothing:
+        # 1 queued, 0 written cancelled (opted out), minus its id when it is yet to be worded.
+        self.returning = case((table.c.body == "", -table.c.id),
+                              (table.c.status == MessageStatus.queued.value, 1), else_=0)
+
+    # -- the fields, as SQL --
+
+    def _first_name(self):
+        trimmed = func.trim(Recipient.name, type_=String)
+        if self.sqlite:
+            return func.substr(trimmed, 1, func.instr(trimmed.concat(" "), " ") - 1,
+                               type_=String)
+        return func.split_part(trimmed, " ", 1, type_=String)
+
+    def _name_is_plain(self, name):
+        if self.sqlite:
+            return and_(name.op("NOT GLOB", is_comparison=True)(literal(f"*[^{_SAFE_NAME}]*")),
+                        func.length(name) <= MAX_NAME)
+        return name.op("~", is_comparison=True)(literal(f"^[{_SAFE_NAME}]{{0,{MAX_NAME}}}$"))
+
+    def _field(self, name: str, language: str, days: list[date]):
+        """(shown, plain, not GSM-7, plain not GSM-7, extra UCS-2 length) of a field other
+        than the name: its text, its text without accents, 1 where each is not GSM-7 (else
+        0), and its characters outside the basic plane; each as SQL, or 0 when always 0."""
+        if name == "device":
+            column, values = Device.kind, {kind: field_text("device", kind, language)
+                                           for kind in DEVICE_WORDS}
+            default = field_text("device", "", language)
+        elif name == "date":
+            column, values = self.day, {
+                day: field_text("date", day, language) for day in days}
+            default = ""
+        elif name == "place":
+            # Most offices' names are used as they are: only the others are listed.
+            column = _DEVICE_HOME.id
+            values = {place_id: field_text("place", place, language)
+                      for place_id, place in self.places.items()}
+            return self._picked(column, values, None, _DEVICE_HOME.name, self.places)
+        else:
+            raise ValueError(f"the sweep cannot fill the field {name!r}")
+        return self._picked(column, values, default)
+
+    def _picked(self, column, values: dict, default, raw_column=None, raw: dict | None = None):
+        def case_of(texts: dict, fallback):
+            if raw_column is not None and raw is not None:
+                changed = {key: text for key, text in texts.items() if text != raw[key]}
+                if not changed:
+                    return raw_column
+                return case(changed, value=column, else_=raw_column)
+            if not texts:
+                return literal(fallback or "")
+            distinct = set(texts.values()) | ({fallback} if fallback is not None else set())
+            if len(distinct) == 1:
+                return literal(distinct.pop())
+            return case(texts, value=column, else_=literal(fallback) if fallback is not None
+                        else literal(""))
+
+        def count_of(flags: dict[Any, int]):
+            if not any(flags.values()):
+                return 0
+            return case({key: flag for key, flag in flags.items() if flag}, value=column,
+                        else_=0)
+
+        shown = case_of(values, default)
+        plain = case_of({key: without_accents(text) for key, text in values.items()},
+                        without_accents(default) if default is not None else None)
+        non_gsm = count_of({key: int(not is_gsm7(text)) for key, text in values.items()})
+        plain_non_gsm = count_of({key: int(not is_gsm7(without_accents(text)))
+                                  for key, text in values.items()})
+        extra = count_of({key: sum(ord(char) > 0xFFFF for char in text)
+                          for key, text in values.items()})
+        return shown, plain, non_gsm, plain_non_gsm, extra
+
+    def _body(self, kind: str, language: str, name, days: list[date]):
+        shown, plain, non_gsm, plain_non_gsm, extra = [], [], [], [], []
+        literal_gsm = plain_gsm = True
+        for part, value in template_parts(kind, language):
+            if part == "text":
+                shown.append(literal(value))
+                plain.append(literal(without_accents(value)))
+                literal_gsm &= is_gsm7(value)
+                plain_gsm &= is_gsm7(without_accents(value))
+            elif value == "name":
+                shown.append(name)
+                plain.append(name)
+            else:
+                field_shown, field_plain, flag, plain_flag, more = self._field(
+                    value, language, days)
+                shown.append(field_shown)
+                plain.append(field_plain)
+                non_gsm.append(flag)
+                plain_non_gsm.append(plain_flag)
+                extra.append(more)
+        body = _joined(shown)
+        non_gsm = [flag for flag in non_gsm if not isinstance(flag, int)]
+        if literal_gsm and not non_gsm:
+            return body
+        plain_non_gsm = [flag for flag in plain_non_gsm if not isinstance(flag, int)]
+        if not plain_gsm:
+            return body
+        length = func.length(body)
+        for more in extra:
+            if not isinstance(more, int):
+                length = length + more
+        whens = []
+        if literal_gsm:
+            whens.append((_summed(non_gsm) == 0, body))
+        whens.append((length <= UCS2_MAX_LENGTH, body))
+        if plain_non_gsm:
+            whens.append((_summed(plain_non_gsm) == 0, _joined(plain)))
+            return case(*whens, else_=body)
+        return case(*whens, else_=_joined(plain))
+
+    def write(self, kind: str, query, days: list[date]) -> None:
+        now, table = self.writer.now, Message.__table__
+        self.day = query.selected_columns["day"].element
+        first = self._first_name()
+        language = case((Recipient.language == "cy", literal("cy")), else_=literal("en"))
+        body = case((~self._name_is_plain(first), literal("")),
+                    (Recipient.language == "cy", self._body(kind, "cy", first, days)),
+                    else_=self._body(kind, "en", first, days))
+        nations = {nation: self.writer.allowed(nation)
+                   for nation in ("ENG", "WLS", "SCT", "NIR")}
+        when = table.c.next_attempt_at.type
+        not_before = case({nation: literal(moment, when) for nation, moment in nations.items()},
+                          value=_DEVICE_HOME.nation, else_=literal(nations["ENG"], when))
+        reference = (func.lower(func.hex(func.randomblob(16))) if self.sqlite else
+                     func.replace(cast(func.gen_random_uuid(), String), "-", ""))
+        opted_out = Recipient.sms_opt_out
+        columns = {
+            "key": _key("loan", Loan.id, kind, self.day),
+            "to": Recipient.mobile, "language": language, "kind": literal(kind),
+            "body": body,
+            "status": case((opted_out, literal(MessageStatus.cancelled.value)),
+                           else_=literal(MessageStatus.queued.value)),
+            "error_code": case((opted_out, literal(ErrorCode.opted_out.value)),
+                               else_=null()),
+            "attempts": literal(0), "next_attempt_at": not_before, "reference": reference,
+            "recipient_id": Loan.recipient_id, "loan_id": Loan.id,
+            "request_id": null(), "created_at": literal(now, table.c.created_at.type),
+            "updated_at": literal(now, table.c.updated_at.type),
+        }
+        source = query.with_only_columns(
+            *[expression.label(name) for name, expression in columns.items()])
+        statement = self.insert.from_select(list(columns), source).on_conflict_do_nothing(
+            index_elements=["key"]).returning(self.returning)
+        queued = opted_out = 0
+        result = self.session.connection().execute(statement)
+        # A chunk at a time (memory stays flat), plain integers straight from the driver:
+        # nothing to convert, and the result's own rows would cost more than the insert.
+        while chunk := result.cursor.fetchmany(CHUNK):
+            written = [value for value, in chunk]
+            queued += written.count(1)
+            opted_out += written.count(0)
+            unworded = [-value for value in written if value < 0]
+            if unworded:
+                statuses = self._word(kind, unworded)
+                queued += statuses.count(MessageStatus.queued.value)
+                opted_out += len(statuses) - statuses.count(MessageStatus.queued.value)
+        result.close()
+        if queued:
+            self.writer.report.queued[kind] = self.writer.report.queued.get(kind, 0) + queued
+        self.writer.report.opted_out += opted_out
+
+    def _word(self, kind: str, ids: list[int]) -> list[str]:
+        """The texts whose first name SQL could not take as it is, worded through Python;
+        their statuses."""
+        day = Device.plan_ends_on if kind == Kind.plan_ending else Loan.due_on
+        rows = self.session.execute(
+            select(Message.id, Message.language, Recipient.name, Device.kind,
+                   _DEVICE_HOME.name, day, Message.status)
+            .join(Loan, Loan.id == Message.loan_id)
+            .join(Recipient, Recipient.id == Loan.recipient_id)
+            .join(Device, Device.id == Loan.device_id)
+            .join(_DEVICE_HOME, _DEVICE_HOME.id == Device.location_id)
+            .where(Message.id.in_(ids))).all()
+        table = Message.__table__
+        self.session.connection().execute(
+            update(table).where(table.c.id == bindparam("row_id"))
+            .values(body=bindparam("new_body")),
+            [{"row_id": row_id, "new_body": render(kind, language, name=name, device=device,
+                                                   on=on, place=place)}
+             for row_id, language, name, device, place, on, _ in rows])
+        return [row.status for row in rows]
+
+
+def _joined(parts: list):
+    expression = parts[0]
+    for part in parts[1:]:
+        expression = expression.concat(part)
+    return expression
+
+
+def _summed(flags: list):
+    total = flags[0]
+    for flag in flags[1:]:
+        total = total + flag
+    return total
+
+
 def _cancel_superseded(session: Session, now: datetime) -> int:
     """Queued texts whose reason went away: a loan returned or lost (or renewed, for a
     reminder of the old date), an offer taken or lapsed, a recipient who opted out."""
@@ -360,8 +600,12 @@ def sweep(engine, timing: Timing, policy: MessagePolicy | None = None,
         report.cancelled = _cancel_superseded(session, now)
         writer = _Writer(session, timing, now, report)
         zone = timing.zone
-        for kind, query in _selections(session, policy, today, now, day_start):
+        composer = _SqlWriter(session, writer)
+        for kind, query, days in _selections(session, policy, today, now, day_start):
             dated = kind in REMINDERS
+            if days is not None:
+                composer.write(kind, query, days)
+                continue
             for rows in _chunks(session, query):
                 writer.write(
                     kind, rows,

@@ -12,6 +12,7 @@ from sqlmodel import Session
 
 from eligibility import FactsError, Policy, check_facts
 from inventory.models import Location
+from inventory.schemas import is_uk_drama_mobile
 from inventory.service import Conflict, Invalid, get_location
 from lending.accounts.models import User
 from lending.accounts.service import require_manager
@@ -204,7 +205,7 @@ def _as_mobile(text: str) -> str | None:
         number = phonenumbers.parse(text, "GB")
     except phonenumbers.NumberParseException:
         return None
-    if not phonenumbers.is_valid_number(number):
+    if not (phonenumbers.is_valid_number(number) or is_uk_drama_mobile(number)):
         return None
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 

@@ -3,9 +3,10 @@
 The floor is one hand-written `INSERT ... SELECT` that makes the same selection (the same
 joins, date range, bundle rule and "not in the outbox yet" tests) and writes the same rows
 with a placeholder body, timed on the same database in the same run and rolled back. The
-ratio is the sweep (selection in chunks, wording in Python, one INSERT per chunk) to that
-floor; the goal is at most 2x. Peak memory (Python allocations, traced) is measured at a
-tenth of the size too: flat means it does not grow with the number of loans.
+ratio is the whole sweep (every kind's selection, the due_soon reminders written by one
+INSERT ... SELECT worded in SQL, the commit) to that floor; the goal is at most 2x. Peak
+memory (Python allocations, traced) is measured at a tenth of the size too: flat means it
+does not grow with the number of loans.
 
 Run with `make bench`, or:
     .venv/bin/pytest tests/benchmarks/test_sweep_benchmark.py -s -o addopts=""

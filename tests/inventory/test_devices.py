@@ -230,3 +230,12 @@ def test_counts_by_status_name_every_status(client, staff, office, session):
                 headers=staff)
     assert count_by_status(session) == {"available": 2, "on_loan": 0, "awaiting_wipe": 0,
                                         "in_repair": 1, "lost": 0, "retired": 0}
+
+
+def test_the_drama_range_is_taken_as_a_uk_mobile():
+    from inventory.schemas import normalise_uk_mobile
+    assert normalise_uk_mobile("07700 900000") == "+447700900000"
+    assert normalise_uk_mobile("+447700900999") == "+447700900999"
+    for number in ("07700 901000", "020 7946 0000"):
+        with pytest.raises(ValueError):
+            normalise_uk_mobile(number)

@@ -43,3 +43,6 @@ DEVICE_FORM_FIELDS = tuple(DeviceCreate.model_fields)
 
 LOAN_TABS = (("active", "On time"), ("overdue", "Overdue"), ("returned", "Returned"),
              ("lost", "Lost"), ("more_time", "Asked for more time"), ("", "All"))
+# How late an overdue loan is, as the overdue list filters it: words, fewest and most days.
+LATE_BANDS = {"1-7": ("1 to 7 days", 1, 7), "8-28": ("8 to 28 days", 8, 28),
+              "29-": ("29 days or more", 29, None)}

@@ -208,7 +208,7 @@ def chosen_filters(base: str, values: dict[str, str], words: dict[str, tuple[str
         heading, texts = words[key]
         tags.append({"heading": heading, "text": (texts or {}).get(value, value),
                      "href": address({**kept, **{k: v for k, v in used.items() if k != key}})})
-    return {"tags": tags, "clear": address(kept), "keep": kept}
+    return {"tags": tags, "clear_href": address(kept), "keep": kept}
 
 
 def sort_links(base: str, params: dict[str, str], order: str, columns: dict[str, str]

@@ -49,8 +49,9 @@ def fits(page: Page, where: str) -> None:
             .filter(e => e.getBoundingClientRect().right > window.innerWidth + 0.5)
             .filter(e => !Array.from(e.children).some(
                 c => c.getBoundingClientRect().right > window.innerWidth + 0.5))
-            .slice(0, 5).map(e => e.tagName.toLowerCase() + '.' +
-                Array.from(e.classList).join('.') + ' ' + (e.textContent || '').trim().slice(0, 40))""")
+            .slice(0, 5).map(e => e.tagName.toLowerCase() + '.'
+                + Array.from(e.classList).join('.') + ' '
+                + (e.textContent || '').trim().slice(0, 40))""")
         raise AssertionError(f"{where} is {wider}px wider than a 320px screen: {culprits}")
 
 

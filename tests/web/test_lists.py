@@ -161,6 +161,10 @@ def test_the_overdue_list_shows_mobiles_offices_and_filters(page: Page, engine, 
         "None given")
     expect(rows.filter(has_text="Cy Latest").locator("td[data-label='Office']")).to_have_text(
         "Manchester")
+    # Every column in view beside the filter, none scrolled out of sight.
+    clipped = page.locator(".moj-filter-layout__content").evaluate(
+        "e => e.scrollWidth - e.clientWidth")
+    assert clipped <= 0, f"the overdue table is {clipped}px wider than its room"
     # Never split mid-number, even in a narrow column.
     mobile = ada.locator(".app-mobile")
     assert mobile.evaluate("e => getComputedStyle(e).whiteSpace") == "nowrap"

@@ -7,6 +7,7 @@ from litestar.datastructures import State
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from inventory.api import DbSession, Limit, Offset
+from inventory.models import DeviceKind
 from inventory.schemas import Page
 from lending.db import MAX_ID
 from lending.loans import service
@@ -19,6 +20,9 @@ from lending.loans.schemas import (
     RenewLoan,
     ReturnLoan,
 )
+
+# The orders a list of loans may be sorted in, as the service defines them.
+LoanOrder = Literal[tuple(service.LOAN_ORDERS)]  # type: ignore[valid-type]
 
 
 class LoanController(Controller):
@@ -44,12 +48,24 @@ class LoanController(Controller):
         status: FromQuery[Literal["active", "overdue", "returned", "lost"] | None] = None,
         recipient_id: Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)] = None,
         asset_tag: Annotated[str | None, QueryParameter(max_length=20)] = None,
+        location: Annotated[str | None, QueryParameter(
+            max_length=16, description="the recipient's office code")] = None,
+        kind: FromQuery[DeviceKind | None] = None,
+        min_days_late: Annotated[int | None, QueryParameter(
+            ge=1, le=36500, description="at least this many days past due (implies overdue)")
+        ] = None,
+        max_days_late: Annotated[int | None, QueryParameter(
+            ge=1, le=36500, description="at most this many days past due (implies overdue)")
+        ] = None,
+        sort: FromQuery[LoanOrder] = "-id",
         limit: Limit = 50,
         offset: Offset = 0,
     ) -> Page[LoanRead]:
         return service.list_loans(db_session, state.settings.today(), status=status,
                                   recipient_id=recipient_id, asset_tag=asset_tag,
-                                  limit=limit, offset=offset)
+                                  location=location, kind=kind.value if kind else None,
+                                  min_days_late=min_days_late, max_days_late=max_days_late,
+                                  order=sort, limit=limit, offset=offset)
 
     @get("/{loan_id:int}", sync_to_thread=True)
     def get_loan(self, db_session: DbSession, state: State, loan_id: FromPath[int]

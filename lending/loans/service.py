@@ -115,11 +115,26 @@ def get_loan(session: Session, loan_id: int, lock: bool = False) -> Loan:
     return get_row(session, Loan, loan_id, "loan", lock=lock)
 
 
+# How a list of loans may be ordered: `-` first for the other way round. Each ends on the
+# loan's id, so that a page never shows a row twice nor misses one.
+LOAN_ORDERS = {
+    "id": (Loan.id,), "-id": (Loan.id.desc(),),
+    "due": (Loan.due_on, Loan.id), "-due": (Loan.due_on.desc(), Loan.id.desc()),
+    "recipient": (Recipient.name, Loan.id), "-recipient": (Recipient.name.desc(), Loan.id.desc()),
+}
+
+
 def list_loans(session: Session, today: date, status: str | None = None,
                recipient_id: int | None = None, asset_tag: str | None = None,
-               limit: int = 50, offset: int = 0) -> dict[str, Any]:
+               limit: int = 50, offset: int = 0, location: str | None = None,
+               kind: str | None = None, min_days_late: int | None = None,
+               max_days_late: int | None = None, order: str = "-id",
+               contact: bool = False) -> dict[str, Any]:
     """`status` is active (and not yet due), overdue (active and due before today),
-    returned or lost: four states that do not overlap, as each loan shows its own."""
+    returned or lost: four states that do not overlap, as each loan shows its own.
+    `location` is the recipient's office; `min_days_late` and `max_days_late` bound how many
+    days past its due date an active loan is (either implies overdue). `order` is one of
+    LOAN_ORDERS; `contact` adds each recipient's mobile (`recipient_mobile`), for chasing."""
     conditions = []
     if status == "overdue":
         conditions += [Loan.status == LoanStatus.active.value, Loan.due_on < today]
@@ -134,11 +149,26 @@ def list_loans(session: Session, today: date, status: str | None = None,
         conditions.append(Loan.recipient_id == recipient_id)
     if asset_tag:
         conditions.append(Device.asset_tag == normalise_tag(asset_tag))
+    if location:
+        conditions.append(Location.code == location.strip().upper())
+    if kind:
+        conditions.append(Device.kind == DeviceKind(kind).value)
+    if min_days_late is not None or max_days_late is not None:
+        conditions += [Loan.status == LoanStatus.active.value,
+                       Loan.due_on <= today - timedelta(days=max(min_days_late or 1, 1))]
+        if max_days_late is not None:
+            conditions.append(Loan.due_on >= today - timedelta(days=max_days_late))
     count = select(func.count()).select_from(Loan)
-    if asset_tag:
+    if asset_tag or kind:
         count = count.join(Device, Device.id == Loan.device_id)
+    if location:
+        count = count.join(Recipient, Recipient.id == Loan.recipient_id).join(
+            Location, Location.id == Recipient.location_id)
     total = session.scalar(count.where(*conditions)) or 0
-    rows = session.execute(_loan_query().where(*conditions).order_by(Loan.id.desc())
+    query = _loan_query()
+    if contact:
+        query = query.add_columns(Recipient.mobile.label("recipient_mobile"))
+    rows = session.execute(query.where(*conditions).order_by(*LOAN_ORDERS[order])
                            .limit(limit).offset(offset)).all()
     # Each row names its recipient: a read of personal data.
     record_list_read(session, "loans", (row.recipient_id for row in rows))

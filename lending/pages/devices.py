@@ -26,6 +26,7 @@ from lending.pages.rendering import (
     PAGE_SIZE,
     Form,
     Upload,
+    chosen_filters,
     go_to,
     history_line,
     location_choices,
@@ -35,6 +36,7 @@ from lending.pages.rendering import (
 )
 from lending.pages.wording import (
     DEVICE_FORM_FIELDS,
+    KIND_LABELS,
     MOVES,
     STATUS_LABELS,
 )
@@ -57,8 +59,13 @@ class DevicePages(Controller):
             problems = validation_errors(error)
             query = DeviceFilter(limit=PAGE_SIZE)
         result = inventory.list_devices(db_session, query)
+        offices = location_choices(db_session)
+        chosen = chosen_filters("/devices", filters, {
+            "q": ("Search", None), "status": ("Status", STATUS_LABELS),
+            "kind": ("Kind", KIND_LABELS),
+            "location": ("Office", {office.code: office.name for office in offices})})
         return render(request, "devices.html", devices=result["items"], values=filters,
-                      errors=problems, locations=location_choices(db_session),
+                      errors=problems, locations=offices, chosen=chosen,
                       pages=pagination("/devices", filters, number, result["total"]),
                       filtered=any(filters.values()))
 

@@ -12,7 +12,7 @@ from sqlmodel import Session
 
 from inventory import service as inventory
 from inventory.api import DbSession
-from inventory.models import Device, DeviceStatus
+from inventory.models import Device, DeviceKind, DeviceStatus
 from inventory.service import InventoryError
 from lending.decisions import service as decisions
 from lending.loans import service as loans
@@ -31,13 +31,18 @@ from lending.pages.forms import (
 from lending.pages.rendering import (
     PAGE_SIZE,
     Form,
+    chosen_filters,
     go_to,
+    location_choices,
     page_number,
     pagination,
     render,
     settings_of,
+    sort_links,
 )
 from lending.pages.wording import (
+    KIND_LABELS,
+    LATE_BANDS,
     LOAN_TABS,
     STATUS_LABELS,
 )
@@ -177,6 +182,9 @@ class IssuePages(Controller):
                                 values=values)
 
 
+DEVICE_KINDS = [kind.value for kind in DeviceKind]
+
+
 # --- recipients -----------------------------------------------------------------------------
 
 
@@ -184,14 +192,39 @@ class IssuePages(Controller):
 class LoanPages(Controller):
     @get("/loans", sync_to_thread=True)
     def loans(self, request: Request, db_session: DbSession, status: FromQuery[str] = "active",
-              page: FromQuery[str] = "1") -> Response:
+              location: FromQuery[str] = "", kind: FromQuery[str] = "", late: FromQuery[str] = "",
+              sort: FromQuery[str] = "", page: FromQuery[str] = "1") -> Response:
+        """One tab of loans, filtered by office and kind (and, when overdue, by how late),
+        sorted on the server: a page of a long list sorted in the browser would mislead."""
         number = page_number(page)
         wanted = status if status in dict(LOAN_TABS) else ""
+        offices = location_choices(db_session)
+        filters = {"location": location.upper() if location.upper() in
+                   {office.code for office in offices} else "",
+                   "kind": kind if kind in DEVICE_KINDS else "",
+                   "late": late if wanted == "overdue" and late in LATE_BANDS else ""}
+        order = sort if sort in loans.LOAN_ORDERS else "-id"
+        _, fewest, most = LATE_BANDS.get(filters["late"], ("", None, None))
         result = loans.list_loans(db_session, settings_of(request).today(), status=wanted or None,
+                                  location=filters["location"] or None,
+                                  kind=filters["kind"] or None, min_days_late=fewest,
+                                  max_days_late=most, order=order,
+                                  contact=wanted == "overdue",
                                   limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE)
+        tab = {"status": wanted or "all"}
+        kept = {**tab, **filters, "sort": "" if order == "-id" else order}
+        chosen = chosen_filters("/loans", filters, {
+            "location": ("Office", {office.code: office.name for office in offices}),
+            "kind": ("Kind", KIND_LABELS),
+            "late": ("Days late", {key: band[0] for key, band in LATE_BANDS.items()})},
+            keep={**tab, "sort": kept["sort"]})
         return render(request, "loans.html", items=result["items"], tabs=LOAN_TABS,
-                      status=wanted, pages=pagination("/loans", {"status": wanted or "all"},
-                                                      number, result["total"]))
+                      status=wanted, values=filters, chosen=chosen, locations=offices,
+                      bands=[(key, band[0]) for key, band in LATE_BANDS.items()],
+                      kinds=[(kind, KIND_LABELS[kind]) for kind in DEVICE_KINDS],
+                      sorting=sort_links("/loans", {**tab, **filters}, order, {
+                          "Loan": "id", "Recipient": "recipient", "Due": "due"}),
+                      pages=pagination("/loans", kept, number, result["total"]))
 
     def _loan_page(self, request: Request, db_session: Session, loan_id: int,
                    status_code: int = 200, **context: Any) -> Response:

@@ -16,6 +16,7 @@ from lending.pages.forms import FORM_ERRORS, form_fields, form_problems, validat
 from lending.pages.rendering import (
     PAGE_SIZE,
     Form,
+    chosen_filters,
     go_to,
     location_choices,
     page_number,
@@ -83,6 +84,9 @@ class ManagerPages(Controller):
             problems = validation_errors(error)
             query = AuditQuery(limit=PAGE_SIZE)
         result = audit.list_entries(db_session, query)
+        chosen = chosen_filters("/audit", filters, {
+            "entity": ("What", None), "entity_id": ("Which", None), "actor": ("Who", None),
+            "since": ("From", None), "until": ("Before", None)})
         return render(request, "audit.html", status_code=422 if problems else 200,
-                      entries=result["items"], values=filters, errors=problems,
+                      entries=result["items"], values=filters, errors=problems, chosen=chosen,
                       pages=pagination("/audit", filters, number, result["total"]))

@@ -27,6 +27,7 @@ from lending.pages.forms import (
 from lending.pages.rendering import (
     PAGE_SIZE,
     Form,
+    chosen_filters,
     go_to,
     location_choices,
     page_number,
@@ -57,14 +58,27 @@ def _facts_from(data: dict[str, Any], questions: dict[str, str]) -> dict[str, bo
 class RecipientPages(Controller):
     @get("/recipients", sync_to_thread=True)
     def recipients(self, request: Request, db_session: DbSession, q: FromQuery[str] = "",
-                   status: FromQuery[str] = "active", page: FromQuery[str] = "1") -> Response:
+                   status: FromQuery[str] = "active", location: FromQuery[str] = "",
+                   page: FromQuery[str] = "1") -> Response:
+        """In order of name: a page of a long list sorted in the browser would mislead."""
         number = page_number(page)
+        if status not in (*RecipientStatus.__members__, "all"):
+            status = "active"
         wanted = RecipientStatus(status) if status in RecipientStatus.__members__ else None
-        result = recipients.search_recipients(db_session, q=q.strip()[:120] or None,
+        offices = location_choices(db_session)
+        codes = {office.code for office in offices}
+        filters = {"q": q.strip()[:120], "status": status,
+                   "location": location.upper() if location.upper() in codes else ""}
+        result = recipients.search_recipients(db_session, q=filters["q"] or None,
+                                              location=filters["location"] or None,
                                               status=wanted, limit=PAGE_SIZE,
                                               offset=(number - 1) * PAGE_SIZE)
-        filters = {"q": q.strip(), "status": status}
+        chosen = chosen_filters("/recipients", {**filters, "status": (
+            "" if status == "active" else status)}, {
+            "q": ("Search", None), "status": ("Show", {"closed": "Closed", "all": "Everyone"}),
+            "location": ("Office", {office.code: office.name for office in offices})})
         return render(request, "recipients.html", people=result["items"], values=filters,
+                      locations=offices, chosen=chosen,
                       pages=pagination("/recipients", filters, number, result["total"]))
 
     @get("/recipients/new", sync_to_thread=True)

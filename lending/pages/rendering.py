@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
+import phonenumbers
 from jinja2 import pass_context
 from litestar import Request, Response
 from litestar.config.csrf import CSRFConfig
@@ -179,13 +180,54 @@ def html_error(request: Request, exc: Exception) -> Response:
 
 
 def mobile_as_written(number: str | None) -> str:
-    """+447700900123 as people write it: 07700 900123."""
+    """+447700900123 as people write it: 07700 900123 (a UK number in its national format,
+    any other in its international one)."""
     if not number:
         return ""
-    if number.startswith("+44") and len(number) == 13:
-        national = "0" + number[3:]
-        return f"{national[:5]} {national[5:]}"
-    return number
+    try:
+        parsed = phonenumbers.parse(number, "GB")
+    except phonenumbers.NumberParseException:
+        return number
+    style = (phonenumbers.PhoneNumberFormat.NATIONAL if parsed.country_code == 44
+             else phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    return phonenumbers.format_number(parsed, style)
+
+
+def chosen_filters(base: str, values: dict[str, str], words: dict[str, tuple[str, Any]],
+                   keep: dict[str, str] | None = None) -> dict[str, Any]:
+    """What the MoJ filter shows of the filters in use: for each, its heading, its value in
+    words and the address of the same list without it (back on the first page); and the
+    address with none of them. `words` maps a filter to (heading, {value: words} or None);
+    `keep` is what the list keeps whatever the filters (a tab, an order)."""
+    kept = {key: value for key, value in (keep or {}).items() if value}
+    used = {key: value for key, value in values.items() if value and key in words}
+
+    def address(params: dict[str, str]) -> str:
+        query = urlencode(params)
+        return f"{base}?{query}" if query else base
+
+    tags = []
+    for key, value in used.items():
+        heading, texts = words[key]
+        tags.append({"heading": heading, "text": (texts or {}).get(value, value),
+                     "href": address({**kept, **{k: v for k, v in used.items() if k != key}})})
+    return {"tags": tags, "clear_href": address(kept), "keep": kept}
+
+
+def sort_links(base: str, params: dict[str, str], order: str, columns: dict[str, str]
+               ) -> dict[str, dict[str, str]]:
+    """Headers that sort a paginated list on the server: for each column (its name to the
+    order key), the address that sorts by it (the other way if it already is) and its
+    aria-sort. Every other parameter is kept; the list starts again on its first page."""
+    kept = {key: value for key, value in params.items() if value and key != "sort"}
+    links = {}
+    for name, key in columns.items():
+        now = ("ascending" if order == key else "descending" if order == f"-{key}"
+               else "none")
+        wanted = f"-{key}" if now == "ascending" else key
+        links[name] = {"href": f"{base}?{urlencode({**kept, 'sort': wanted})}",
+                       "aria_sort": now}
+    return links
 
 
 def _filters(engine: JinjaTemplateEngine) -> None:

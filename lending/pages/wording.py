@@ -56,3 +56,7 @@ RESTRICTIONS = [
      "declaration prints on the agreement."),
 ]
 RESTRICTION_LABELS = {value: text for value, text, _hint in RESTRICTIONS}
+
+# How late an overdue loan is, as the overdue list filters it: words, fewest and most days.
+LATE_BANDS = {"1-7": ("1 to 7 days", 1, 7), "8-28": ("8 to 28 days", 8, 28),
+              "29-": ("29 days or more", 29, None)}

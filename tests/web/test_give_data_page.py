@@ -41,7 +41,7 @@ def test_data_is_given_by_text_and_then_on_a_slip(page: Page, engine, office, se
     expect(page.locator(".govuk-error-summary")).to_contain_text("printed slip")
     page.get_by_label("No working phone").check()
     page.get_by_role("button", name="Give data").click()
-    expect(page.locator(".code")).to_have_text("PAGE00002")
+    expect(page.locator(".app-voucher-code")).to_have_text("PAGE00002")
     page.goto(f"/recipients/{slipped}")
     expect(page.locator("body")).not_to_contain_text("PAGE0000")
     expect(page.locator("#vouchers-title + table")).to_contain_text("printed slip")

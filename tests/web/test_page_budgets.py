@@ -14,7 +14,9 @@ PASSWORD = "correct horse battery"
 # Statements per page, whatever the number of rows, on SQLite and PostgreSQL alike.
 BUDGETS = {
     "home": 7, "devices": 3, "devices found": 3, "new device": 1, "import": 0,
-    "recipients": 3, "new recipient": 1, "loans": 3, "returned loans": 3, "labels": 1,
+    # the lists: + the offices, for the filter and the names in the rows
+    "recipients": 4, "recipients found": 4, "new recipient": 1, "loans": 4,
+    "returned loans": 4, "overdue loans": 4, "audit": 3, "labels": 1,
     "device": 5, "device, recipients found": 8, "move a device": 1, "issue": 7,
     # recipient: + the data vouchers given, + their texts and replies
     "recipient": 9, "loan": 3, "lost": 2, "messages": 4,
@@ -67,8 +69,13 @@ class Desk:
         phone, regular, loan = self.phone, self.regular, self.last_loan
         return {"home": "/", "devices": "/devices", "devices found": "/devices?q=Make&kind=laptop",
                 "new device": "/devices/new", "import": "/devices/import",
-                "recipients": "/recipients", "new recipient": "/recipients/new",
-                "loans": "/loans", "returned loans": "/loans?status=returned",
+                "recipients": "/recipients",
+                "recipients found": "/recipients?q=Person&status=all&location=LDN",
+                "new recipient": "/recipients/new",
+                "loans": "/loans", "returned loans": "/loans?status=returned&sort=recipient",
+                "overdue loans": "/loans?status=overdue&location=LDN&kind=laptop&late=1-7"
+                                 "&sort=due",
+                "audit": "/audit?entity=device&actor=desk@example.org",
                 "labels": "/labels", "device": f"/d/{phone}",
                 "device, recipients found": f"/d/{phone}?recipient_q=Person",
                 "move a device": f"/d/{phone}/status?to=in_repair",

@@ -309,7 +309,7 @@ def test_lists_search_filter_and_page(page: Page, engine, office, staff_user):
     expect(page.locator("tbody tr")).to_have_count(6)
 
     page.get_by_label("Kind").select_option("tablet")
-    page.get_by_role("button", name="Search").click()
+    page.get_by_role("button", name="Apply filters").click()
     expect(page.locator("tbody tr")).to_have_count(1)
     expect(page.locator("tbody")).to_contain_text("iPad 10")
 

@@ -100,9 +100,11 @@ class NotificationController(Controller):
     @post("/inbound/notify", sync_to_thread=True, status_code=204, opt=PUBLIC)
     def notify_inbound(self, request: Request, state: State, body: RawBody) -> None:
         payload = _notify_payload(request, body)
-        service.receive_reply(state.engine, _parsed(callbacks.parse_notify_inbound, payload))
+        service.receive_reply(state.engine, _parsed(callbacks.parse_notify_inbound, payload),
+                              state.policy, service.Timing.of(state.settings))
 
     @post("/inbound/twilio", sync_to_thread=True, status_code=204, opt=PUBLIC)
     def twilio_inbound(self, request: Request, state: State, body: RawBody) -> None:
         form = _twilio_form(request, body, service.CALLBACK_PATHS["inbound_twilio"])
-        service.receive_reply(state.engine, _parsed(callbacks.parse_twilio_inbound, form))
+        service.receive_reply(state.engine, _parsed(callbacks.parse_twilio_inbound, form),
+                              state.policy, service.Timing.of(state.settings))

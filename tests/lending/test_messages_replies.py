@@ -260,3 +260,20 @@ def test_more_with_no_loan_out_or_after_a_waitlist_offer_marks_nothing(client, s
         replies = session.scalars(select(Reply).order_by(Reply.id)).all()
     assert [(r.kind, r.recipient_id) for r in replies] == [
         ("more", None), ("other", rid), ("more", rid)]
+
+
+def test_the_api_grants_more_time_in_one_step_and_only_when_asked(client, staff, engine):
+    loan, number = reminded(client, staff, engine, kind="tablet")
+    path = f"{API}/loans/{loan['id']}/more-time"
+    refused = client.post(path, headers=staff)
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["errors"][0]["field"] == "more_time_requested_at"
+    assert outbox(engine, kind="more_time") == []
+    twilio_inbound(client, number, "More", "SM-a1")
+    granted = client.post(path, headers=staff)
+    assert granted.status_code == 200, granted.text
+    body = granted.json()
+    assert body["renewals"] == 1 and body["more_time_requested_at"] is None
+    (text,) = outbox(engine, kind="more_time")
+    assert text.loan_id == loan["id"] and "tablet" in text.body and "MORE" in text.body
+    assert client.post(f"{API}/loans/999999/more-time", headers=staff).status_code == 404

@@ -99,7 +99,7 @@ def test_the_survey_is_one_text_after_a_return_written_once_and_in_the_sending_h
 
 
 def test_a_survey_answer_by_notify_is_stored_and_a_bad_reply_gets_one_clarification(
-        client, staff, engine):
+        client, staff, manager, engine):
     loan, number = returned_and_surveyed(client, staff, engine)
     assert notify_inbound(client, number, "It was great, thanks").status_code == 204
     (again,) = outbox(engine, loan_id=loan["id"], kind="survey_again")
@@ -123,6 +123,14 @@ def test_a_survey_answer_by_notify_is_stored_and_a_bad_reply_gets_one_clarificat
     assert sorted(r["body"] for r in overview["replies"]) == [
         "9", "It was great, thanks", "no idea"]
     assert len(outbox(engine, loan_id=loan["id"])) == 2
+    # The report sets the answers against the surveys sent.
+    report = client.get(f"{API}/reports/stock", headers=manager, params={
+        "location": "LDN", "from": date.today().isoformat(),
+        "to": (date.today() + timedelta(days=3)).isoformat()}).json()
+    figures = {f["key"]: f["value"] for s in report["sections"] for f in s["figures"]}
+    tables = {t["key"]: t["rows"] for s in report["sections"] for t in s["tables"]}
+    assert (figures["surveys_sent"], figures["survey_answers"]) == (1, 1)
+    assert tables["survey_distribution"] == [[1, 0], [2, 0], [3, 0], [4, 1], [5, 0]]
 
 
 def test_a_welsh_survey_by_twilio_belongs_to_the_latest_survey_sent_to_the_number(

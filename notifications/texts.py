@@ -34,8 +34,9 @@ class Kind(StrEnum):
 
 
 # Texts sent after the device came back: they do not offer more time, and a returned
-# loan does not call them off.
+# loan does not call them off. The survey's two name no place and no date.
 AFTER_RETURN = frozenset({Kind.thanks, Kind.survey, Kind.survey_again})
+SURVEY = frozenset({Kind.survey, Kind.survey_again})
 
 
 LANGUAGES = ("en", "cy")
@@ -90,18 +91,19 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "cy": "Diolch {name}, daeth eich {device} yn ôl i {place} {date}. "
               "Cwestiynau? Atebwch y neges hon.",
     },
+    # After the return nothing is due back: the first name and the device kind, no place
+    # and no date (an office's name may say what kind of office it is).
     Kind.survey: {
-        "en": "Thank you {name}, your {device} came back to {place} on {date}. How much did "
-              "it help you? Reply with one number from 1 (not at all) to 5 (a lot).",
-        "cy": "Diolch {name}, daeth eich {device} yn ôl i {place} {date}. Faint wnaeth e "
-              "eich helpu? Atebwch gydag un rhif o 1 (dim o gwbl) i 5 (llawer).",
+        "en": "Thank you {name} for bringing back the {device}. How much did it help you? "
+              "Reply with one number from 1 (not at all) to 5 (a lot).",
+        "cy": "Diolch {name} am ddod a'r {device} yn ôl. Faint wnaeth e eich helpu? "
+              "Atebwch gydag un rhif o 1 (dim o gwbl) i 5 (llawer).",
     },
     Kind.survey_again: {
-        "en": "Sorry {name}, we did not understand. How much did the {device} you brought "
-              "back to {place} on {date} help? Reply 1 (not at all) to 5 (a lot).",
-        "cy": "Mae'n ddrwg gennym {name}, doedden ni ddim yn deall. Faint wnaeth y "
-              "{device} a ddaeth yn ôl i {place} {date} eich helpu? Atebwch 1 (dim o gwbl) "
-              "i 5 (llawer).",
+        "en": "Sorry {name}, we did not understand. How much did the {device} help you? "
+              "Please reply with one number from 1 (not at all) to 5 (a lot).",
+        "cy": "Mae'n ddrwg gennym {name}, doedden ni ddim yn deall. Faint wnaeth y {device} "
+              "eich helpu? Atebwch gydag un rhif o 1 (dim o gwbl) i 5 (llawer).",
     },
     Kind.more_time: {
         "en": "Hi {name}, you have more time: your {device} is now due back on {date} at "

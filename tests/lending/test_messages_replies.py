@@ -83,8 +83,8 @@ def test_the_survey_is_one_text_after_a_return_written_once_and_in_the_sending_h
     (row,) = outbox(engine, loan_id=loan["id"])
     # One text, the survey, which thanks them: no separate thanks.
     assert (row.kind, row.key, row.status) == ("survey", f"loan:{loan['id']}:survey", "queued")
-    assert row.language == "cy" and row.body.startswith("Diolch") and "1" in row.body
-    assert "Camden office" in row.body
+    assert row.language == "cy" and row.body.startswith("Diolch") and "1 (dim" in row.body
+    assert "Camden" not in row.body  # the first name and the device kind at most
     # Outside the sending hours it waits for the morning; a returned loan does not call
     # it off (the sweep cancels texts of loans no longer out, never this one).
     assert row.next_attempt_at.astimezone(LONDON).hour == 9
@@ -197,6 +197,8 @@ def test_more_by_text_is_shown_to_staff_and_one_click_renews_and_texts_the_new_d
     assert notify_inbound(client, number, "more!").status_code == 204
     asked = client.get(f"{API}/loans/{loan['id']}", headers=staff).json()
     assert asked["more_time_requested_at"] is not None and asked["renewals"] == 0
+    listed = client.get(f"{API}/loans", params={"status": "more_time"}, headers=staff).json()
+    assert [item["id"] for item in listed["items"]] == [loan["id"]]
     assert "1 asked for more time by text" in client.get("/", headers=staff).text
     page = client.get(f"/loans/{loan['id']}", headers=staff).text
     assert "Asked for more time" in page and f'action="/loans/{loan["id"]}/more-time"' in page

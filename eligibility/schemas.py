@@ -112,7 +112,8 @@ class DataPolicy(_Frozen):
 # The texts the lending app sends (its `notifications` kinds), each of which a policy may
 # switch off. A kind added there is added here to be switchable; until then it is sent.
 MESSAGE_KINDS: tuple[str, ...] = ("loan_receipt", "due_soon", "due_today", "overdue",
-                                  "final_overdue", "plan_ending", "waitlist_offer", "thanks")
+                                  "final_overdue", "plan_ending", "waitlist_offer", "thanks",
+                                  "survey")
 
 
 class MessagesPolicy(_Frozen):

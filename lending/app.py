@@ -36,7 +36,7 @@ from lending.details import (
 )
 from lending.headers import LocalSwaggerRenderPlugin, add_security_headers, swagger_assets_router
 from lending.loans.api import LoanController
-from lending.messages.api import NotificationController
+from lending.messages.api import MoreTimeController, NotificationController
 from lending.pages import csrf_config, html_error, route_handlers, template_config
 from lending.printing.api import LabelController
 from lending.privacy.api import SubjectAccessController
@@ -116,6 +116,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
                         LoanController,
                         WaitlistController, LabelController, StocktakeController,
                         ReportController, SubjectAccessController, NotificationController,
+                        MoreTimeController,
                         VoucherController, RecipientVoucherController],
         guards=[role_guard],
     )

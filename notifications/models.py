@@ -83,6 +83,9 @@ class ReplyKind(StrEnum):
     stop = "stop"
     start = "start"
     more = "more"
+    # An answer to the survey after a return (1 to 5): stored against the loan, so it
+    # waits for no one. Set by the application, which knows a survey was sent.
+    survey = "survey"
     other = "other"
 
 

@@ -23,6 +23,21 @@ class Kind(StrEnum):
     waitlist_offer = "waitlist_offer"
     thanks = "thanks"
     voucher = "voucher"
+    # The thanks on return with one question: how much did it help, 1 to 5.
+    survey = "survey"
+    # Sent once, to a reply to the survey that is not a number from 1 to 5.
+    survey_again = "survey_again"
+    # The new due date, when staff grant a request for more time (a MORE reply).
+    more_time = "more_time"
+    # A request for more time the policy would refuse: contact the office. Says nothing of
+    # why (no rule, no limit, no other person).
+    more_time_refused = "more_time_refused"
+
+
+# Texts sent after the device came back: they do not offer more time, and a returned
+# loan does not call them off. The survey's two name no place and no date.
+AFTER_RETURN = frozenset({Kind.thanks, Kind.survey, Kind.survey_again})
+SURVEY = frozenset({Kind.survey, Kind.survey_again})
 
 
 LANGUAGES = ("en", "cy")
@@ -76,6 +91,32 @@ TEMPLATES: dict[str, dict[str, str]] = {
               "Questions? Reply to this text.",
         "cy": "Diolch {name}, daeth eich {device} yn ôl i {place} {date}. "
               "Cwestiynau? Atebwch y neges hon.",
+    },
+    # After the return nothing is due back: the first name and the device kind, no place
+    # and no date (an office's name may say what kind of office it is).
+    Kind.survey: {
+        "en": "Thank you {name} for bringing back the {device}. How much did it help you? "
+              "Reply with one number from 1 (not at all) to 5 (a lot).",
+        "cy": "Diolch {name} am ddod a'r {device} yn ôl. Faint wnaeth e eich helpu? "
+              "Atebwch gydag un rhif o 1 (dim o gwbl) i 5 (llawer).",
+    },
+    Kind.survey_again: {
+        "en": "Sorry {name}, we did not understand. How much did the {device} help you? "
+              "Please reply with one number from 1 (not at all) to 5 (a lot).",
+        "cy": "Mae'n ddrwg gennym {name}, doedden ni ddim yn deall. Faint wnaeth y {device} "
+              "eich helpu? Atebwch gydag un rhif o 1 (dim o gwbl) i 5 (llawer).",
+    },
+    Kind.more_time: {
+        "en": "Hi {name}, you have more time: your {device} is now due back on {date} at "
+              "{place}. Need longer? Reply MORE.",
+        "cy": "Helo {name}, mae gennych fwy o amser: mae eich {device} i fod yn ôl {date} "
+              "yn {place}. Angen mwy o amser? Atebwch MWY.",
+    },
+    Kind.more_time_refused: {
+        "en": "Hi {name}, thank you for asking. We cannot give more time for your {device} "
+              "by text. Please contact {place} about it. It is due back on {date}.",
+        "cy": "Helo {name}, diolch am ofyn. Ni allwn roi mwy o amser i'ch {device} drwy "
+              "neges. Cysylltwch â {place} amdano. Mae i fod yn ôl {date}.",
     },
 }
 

@@ -45,7 +45,8 @@ class LoanController(Controller):
         self,
         db_session: DbSession,
         state: State,
-        status: FromQuery[Literal["active", "overdue", "returned", "lost"] | None] = None,
+        status: FromQuery[Literal["active", "overdue", "returned", "lost", "more_time"]
+                          | None] = None,
         recipient_id: Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)] = None,
         asset_tag: Annotated[str | None, QueryParameter(max_length=20)] = None,
         location: Annotated[str | None, QueryParameter(

@@ -19,9 +19,9 @@ SHOWN = 10
 def desk_summary(session: Session, today: date, office: str | None = None,
                  home_id: int | None = None) -> dict[str, Any]:
     """For the office with code `office`, else the one with id `home_id`, else every
-    office: loans due today, loans
-    overdue (the oldest first), devices awaiting a wipe, open waiting-list requests, and
-    the stock available by kind. Loans are the recipient's office's; devices are where
+    office: loans due today, loans overdue (the oldest first), requests for more time by
+    text, devices awaiting a wipe, open waiting-list requests, and the stock available
+    by kind. Loans are the recipient's office's; devices are where
     they are kept."""
     offices = {row.code: row.name for row in session.execute(
         select(Location.code, Location.name).order_by(Location.name))}
@@ -40,7 +40,8 @@ def desk_summary(session: Session, today: date, office: str | None = None,
     overdue = session.execute(_loan_query().where(*active, Loan.due_on < today)
                               .order_by(Loan.due_on, Loan.id).limit(SHOWN)).all()
     counts = session.execute(
-        select(func.count().filter(Loan.due_on == today), func.count().filter(Loan.due_on < today))
+        select(func.count().filter(Loan.due_on == today), func.count().filter(Loan.due_on < today),
+               func.count().filter(Loan.more_time_requested_at.is_not(None)))
         .select_from(Loan).join(Recipient, Recipient.id == Loan.recipient_id)
         .where(*active)).one()
     by_status_kind = session.execute(
@@ -60,4 +61,6 @@ def desk_summary(session: Session, today: date, office: str | None = None,
         "awaiting_wipe": sum(total for status, _, total in by_status_kind
                              if status == DeviceStatus.awaiting_wipe.value),
         "waiting": waiting, "stock": stock,
+        # Borrowers who asked for more time by text, waiting for a click on their loan.
+        "more_time_total": counts[2],
     }

@@ -4,6 +4,7 @@ The eligibility policy and the service's time zone are handed in by the caller (
 loads the policy once at start-up); `now` may be given, for tests and the scheduler.
 """
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -428,11 +429,11 @@ def _active(loan: Loan) -> None:
         raise Conflict(f"loan {loan.id} is {loan.status}, not active", "status")
 
 
-def renew_loan(session: Session, loan_id: int, data: RenewLoan, policy: Policy,
-               zone: ZoneInfo, now: datetime | None = None) -> Loan:
-    """A new due date, within the policy's renewal limit for the kind."""
-    today = _today(_now(now), zone)
-    loan = get_loan(session, loan_id, lock=True)
+def _renewed_due_on(session: Session, loan: Loan, wanted: date | None, policy: Policy,
+                    today: date) -> date:
+    """The due date a renewal of `loan` would give (`wanted`, or the policy's full period),
+    or the reason the policy refuses it: the renewal limit, the office's calendar, the
+    data plan's end."""
     _active(loan)
     device = session.get(Device, loan.device_id)
     allowed = policy.max_renewals(device.kind)
@@ -443,12 +444,25 @@ def renew_loan(session: Session, loan_id: int, data: RenewLoan, policy: Policy,
     home = session.scalar(select(Location).join(Recipient, Recipient.location_id == Location.id)
                           .where(Recipient.id == loan.recipient_id))
     latest = policy_due_on(policy, device.kind, home, max(loan.due_on, today))
-    due_on = _checked_due_on(data.due_on, latest, home, today, after=loan.due_on)
+    due_on = _checked_due_on(wanted, latest, home, today, after=loan.due_on)
     check_plan_lasts(device, due_on, today)
-    loan.due_on = due_on
+    return due_on
+
+
+def _renew(session: Session, loan_id: int, wanted: date | None, policy: Policy,
+           zone: ZoneInfo, now: datetime | None) -> Loan:
+    loan = get_loan(session, loan_id, lock=True)
+    loan.due_on = _renewed_due_on(session, loan, wanted, policy, _today(_now(now), zone))
     loan.renewals += 1
     # A renewal answers any request for more time.
     loan.more_time_requested_at = None
+    return loan
+
+
+def renew_loan(session: Session, loan_id: int, data: RenewLoan, policy: Policy,
+               zone: ZoneInfo, now: datetime | None = None) -> Loan:
+    """A new due date, within the policy's renewal limit for the kind."""
+    loan = _renew(session, loan_id, data.due_on, policy, zone, now)
     session.commit()
     return loan
 
@@ -466,9 +480,12 @@ def survey_score(text: str) -> int | None:
 
 
 def record_survey_answer(session: Session, loan_id: int, text: str,
-                         now: datetime | None = None) -> bool:
+                         now: datetime | None = None,
+                         clarify: Callable[[Session, Loan], None] | None = None) -> bool:
     """Stores a reply to the survey sent after a return. Returns whether a clarification
-    is due: True once only, for the first reply out of range; never after an answer."""
+    is due: True once only, for the first reply out of range; never after an answer.
+    `clarify`, when given, is called before the commit when one is due (to queue it in
+    the same transaction)."""
     loan = get_loan(session, loan_id, lock=True)
     if loan.survey_answer is not None:
         session.rollback()
@@ -483,6 +500,8 @@ def record_survey_answer(session: Session, loan_id: int, text: str,
         session.rollback()
         return False
     loan.survey_clarified = True
+    if clarify is not None:
+        clarify(session, loan)
     session.commit()
     return True
 
@@ -498,15 +517,39 @@ def request_more_time(session: Session, loan_id: int, now: datetime | None = Non
     return loan
 
 
-def renew_on_request(session: Session, loan_id: int, policy: Policy, zone: ZoneInfo,
-                     now: datetime | None = None) -> Loan:
-    """One click: renews within the policy (as `renew_loan`) and closes the request. A
-    refusal leaves the request standing and raises as `renew_loan` does."""
+def renewal_refusal(session: Session, loan_id: int, policy: Policy, zone: ZoneInfo,
+                    now: datetime | None = None) -> str | None:
+    """Why the policy would refuse to renew the loan for its full period now (the renewal
+    limit, the data plan's end, a loan no longer active), for staff; None if it would
+    renew. Reads only: what a request for more time is answered with at once."""
+    loan = get_loan(session, loan_id)
     try:
-        return renew_loan(session, loan_id, RenewLoan(), policy, zone, now)
+        _renewed_due_on(session, loan, None, policy, _today(_now(now), zone))
+    except (Conflict, Invalid) as refusal:
+        return str(refusal)
+    return None
+
+
+def renew_on_request(session: Session, loan_id: int, policy: Policy, zone: ZoneInfo,
+                     now: datetime | None = None,
+                     then: Callable[[Session, Loan], None] | None = None) -> Loan:
+    """One click: renews within the policy (as `renew_loan`, for the policy's full period)
+    and closes the request; `then`, when given, is called before the commit (to queue the
+    text with the new date in the same transaction). A refusal leaves the request
+    standing and raises as `renew_loan` does."""
+    try:
+        if get_loan(session, loan_id, lock=True).more_time_requested_at is None:
+            # Answered already (renewed from another desk, or a second click).
+            raise Conflict(f"loan {loan_id} has no request for more time standing",
+                           "more_time_requested_at")
+        loan = _renew(session, loan_id, None, policy, zone, now)
+        if then is not None:
+            then(session, loan)
+        session.commit()
     except Exception:
         session.rollback()
         raise
+    return loan
 
 
 def _lock_loan_and_device(session: Session, loan_id: int) -> tuple[Loan, Device]:

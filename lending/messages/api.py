@@ -18,11 +18,13 @@ from litestar.exceptions import (
     NotAuthorizedException,
     PermissionDeniedException,
 )
-from litestar.params import FromQuery, QueryParameter, RawBody
+from litestar.params import FromPath, FromQuery, QueryParameter, RawBody
 
 from inventory.api import DbSession, Limit, Offset
 from inventory.schemas import Page
 from lending.db import MAX_ID
+from lending.loans import service as loans
+from lending.loans.schemas import LoanRead
 from lending.messages import service
 from lending.messages.schemas import MessageRead
 from notifications import callbacks
@@ -100,9 +102,26 @@ class NotificationController(Controller):
     @post("/inbound/notify", sync_to_thread=True, status_code=204, opt=PUBLIC)
     def notify_inbound(self, request: Request, state: State, body: RawBody) -> None:
         payload = _notify_payload(request, body)
-        service.receive_reply(state.engine, _parsed(callbacks.parse_notify_inbound, payload))
+        service.receive_reply(state.engine, _parsed(callbacks.parse_notify_inbound, payload),
+                              state.policy, service.Timing.of(state.settings))
 
     @post("/inbound/twilio", sync_to_thread=True, status_code=204, opt=PUBLIC)
     def twilio_inbound(self, request: Request, state: State, body: RawBody) -> None:
         form = _twilio_form(request, body, service.CALLBACK_PATHS["inbound_twilio"])
-        service.receive_reply(state.engine, _parsed(callbacks.parse_twilio_inbound, form))
+        service.receive_reply(state.engine, _parsed(callbacks.parse_twilio_inbound, form),
+                              state.policy, service.Timing.of(state.settings))
+
+
+class MoreTimeController(Controller):
+    """Granting a request for more time made by text: with the loans, but here, as it
+    renews and texts in one step."""
+
+    path = "/loans"
+    tags = ["loans"]
+
+    @post("/{loan_id:int}/more-time", sync_to_thread=True, status_code=200)
+    def grant_more_time(self, db_session: DbSession, state: State,
+                        loan_id: FromPath[int]) -> LoanRead:
+        loan = service.grant_more_time(db_session, loan_id, state.policy,
+                                       service.Timing.of(state.settings))
+        return loans.loan_view(db_session, loan, state.settings.today())

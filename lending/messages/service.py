@@ -48,6 +48,7 @@ from sqlmodel import Session
 from eligibility import Policy
 from inventory.models import Device, Location
 from lending.db import is_sqlite, session_for
+from lending.loans import service as loans
 from lending.loans.models import Loan, LoanStatus
 from lending.recipients.models import Recipient
 from lending.waitlist.models import RequestStatus, WaitlistRequest
@@ -57,6 +58,7 @@ from notifications.models import ErrorCode, Message, MessageStatus, Reply, Reply
 from notifications.providers import Provider
 from notifications.service import DispatchReport
 from notifications.texts import (
+    AFTER_RETURN,
     DEVICE_WORDS,
     MAX_NAME,
     UCS2_MAX_LENGTH,
@@ -84,6 +86,8 @@ REMINDERS = (Kind.final_overdue, Kind.overdue, Kind.due_today, Kind.due_soon,
 # A receipt or a thanks is sent only this long after the change that calls for it: a
 # sweep that was stopped for longer does not text people about old news.
 EVENT_WINDOW = timedelta(days=4)
+# Texts after a return (the survey, the thanks): a returned loan does not call them off.
+_AFTER_RETURN = sorted(AFTER_RETURN)
 # A reminder missed on its day (the scheduler was stopped) is still sent until the next
 # one is due; the final reminder until this many days after it.
 FINAL_CATCH_UP_DAYS = 7
@@ -248,11 +252,20 @@ def _selections(session: Session, policy: MessagePolicy, today: date, now: datet
                       Loan.with_loan_id.is_(None), _not_in_outbox_by_kind(Kind.loan_receipt)]
         yield Kind.loan_receipt, _loan_rows(Kind.loan_receipt, conditions, Loan.due_on,
                                             bundle_rule=False), None
-    if Kind.thanks not in policy.off:
-        returned = select(Loan.id).where(Loan.returned_at >= now - EVENT_WINDOW,
-                                         Loan.returned_at <= now)
+    # After a return, one text: the survey (which thanks them) or, when the survey is
+    # switched off, the thanks alone; never both for one loan.
+    returned = select(Loan.id).where(Loan.returned_at >= now - EVENT_WINDOW,
+                                     Loan.returned_at <= now)
+    if Kind.survey not in policy.off:
         conditions = [Loan.status == LoanStatus.returned.value, Loan.id.in_(returned),
-                      Loan.with_loan_id.is_(None), _not_in_outbox_by_kind(Kind.thanks)]
+                      Loan.with_loan_id.is_(None), _not_in_outbox_by_kind(Kind.survey),
+                      _not_in_outbox_by_kind(Kind.thanks)]
+        yield (Kind.survey, _loan_rows(Kind.survey, conditions, Loan.due_on, bundle_rule=False),
+               None)
+    elif Kind.thanks not in policy.off:
+        conditions = [Loan.status == LoanStatus.returned.value, Loan.id.in_(returned),
+                      Loan.with_loan_id.is_(None), _not_in_outbox_by_kind(Kind.thanks),
+                      _not_in_outbox_by_kind(Kind.survey)]
         yield (Kind.thanks, _loan_rows(Kind.thanks, conditions, Loan.due_on, bundle_rule=False),
                None)
 
@@ -570,7 +583,7 @@ def _cancel_superseded(session: Session, now: datetime) -> int:
                                 WaitlistRequest.status != RequestStatus.offered.value)
     cancelled = 0
     for condition, reason in (
-            (and_(Message.loan_id.is_not(None), Message.kind != Kind.thanks.value, loan_gone),
+            (and_(Message.loan_id.is_not(None), Message.kind.not_in(_AFTER_RETURN), loan_gone),
              ErrorCode.superseded),
             (and_(Message.request_id.is_not(None), offer_gone), ErrorCode.superseded),
             (exists().where(Recipient.id == Message.recipient_id, Recipient.sms_opt_out),
@@ -612,7 +625,7 @@ def sweep(engine, timing: Timing, policy: MessagePolicy | None = None,
                     key_of=(lambda row, k=kind: _python_key("loan", row.id, k, row.day))
                     if dated else (lambda row, k=kind: _python_key("loan", row.id, k)),
                     day_of=(lambda row: row.returned_at.astimezone(zone).date())
-                    if kind == Kind.thanks else (lambda row: row.day),
+                    if kind in AFTER_RETURN else (lambda row: row.day),
                     loan=True)
         if Kind.waitlist_offer not in policy.off:
             for rows in _chunks(session, _offer_rows()):
@@ -647,7 +660,7 @@ def _cancel_with_the_change(session: OrmSession, _context) -> None:
     connection = session.connection()
     conditions = []
     if loans:
-        conditions.append(and_(Message.loan_id.in_(loans), Message.kind != Kind.thanks.value))
+        conditions.append(and_(Message.loan_id.in_(loans), Message.kind.not_in(_AFTER_RETURN)))
     if requests:
         conditions.append(Message.request_id.in_(requests))
     connection.execute(update(Message).where(queued, or_(*conditions)).values(
@@ -685,9 +698,17 @@ def record_receipt(engine, receipt: Receipt) -> bool:
         return outbox.record_receipt(session, receipt)
 
 
-def receive_reply(engine, inbound: Inbound) -> str | None:
+def receive_reply(engine, inbound: Inbound, policy: Policy | None = None,
+                  timing: Timing | None = None) -> str | None:
     """Keeps a received text; a STOP sets the opt-out of every recipient with that mobile
-    and cancels their queued texts, a START clears it. The kind, or None for a repeat."""
+    and cancels their queued texts, a START clears it. The kind, or None for a repeat.
+
+    With the policy and the timing (the provider routes give them), a reply also acts on
+    a loan: MORE (MWY) asks for more time on the open loan the latest texts were about
+    (`ask_for_more_time`), and a number from 1 to 5 answers the survey after a return
+    (`answer_survey`). The reply is committed first, so that it is kept whatever happens
+    to the loan."""
+    now = datetime.now(UTC)
     with session_for(engine, actor="sms") as session:
         recipients = list(session.scalars(
             select(Recipient).where(Recipient.mobile == inbound.from_number)
@@ -697,17 +718,160 @@ def receive_reply(engine, inbound: Inbound) -> str | None:
         if reply is None:
             session.rollback()
             return None
-        if reply.kind in (ReplyKind.stop, ReplyKind.start):
+        kind = reply.kind
+        if kind in (ReplyKind.stop, ReplyKind.start):
             for recipient in recipients:
-                recipient.sms_opt_out = reply.kind == ReplyKind.stop
-            if reply.kind == ReplyKind.stop:
+                recipient.sms_opt_out = kind == ReplyKind.stop
+            if kind == ReplyKind.stop:
                 outbox.cancel_messages(session, ErrorCode.opted_out.value,
                                        to=inbound.from_number)
                 for recipient in recipients:
                     outbox.cancel_messages(session, ErrorCode.opted_out.value,
                                            recipient_id=recipient.id)
+        survey_loan = None
+        if kind == ReplyKind.other and policy is not None and timing is not None:
+            survey_loan = _survey_loan(session, inbound.from_number, inbound.body, now)
+            if survey_loan is not None and loans.survey_score(inbound.body) is not None:
+                # An answer: stored against the loan, so no one need read it.
+                kind = ReplyKind.survey.value
+                session.execute(update(Reply).where(Reply.id == reply.id)
+                                .values(kind=kind).execution_options(
+                                    synchronize_session=False))
         session.commit()
-        return reply.kind
+        if kind == ReplyKind.more and policy is not None and timing is not None:
+            ask_for_more_time(session, inbound.from_number, policy, timing, now)
+        elif survey_loan is not None:
+            answer_survey(session, survey_loan, inbound.body, policy, timing, now)
+        return kind
+
+
+# --- answers by text: the survey after a return, and asking for more time ---------------------
+
+# A number from 1 to 5 answers a survey sent this long ago at most.
+SURVEY_WINDOW = timedelta(days=14)
+_SENT = (MessageStatus.sent.value, MessageStatus.delivered.value)
+
+
+def _queue_about_loan(session: Session, loan_id: int, kind: str, timing: Timing,
+                      now: datetime, key: str, day: date | None = None) -> bool:
+    """One text of `kind` about one loan, in the caller's transaction, worded and timed as
+    the sweep words and times its texts (the office's next allowed time; written
+    cancelled for a recipient who opted out). `day` is the date it gives, by default the
+    loan's due date. False when there is no number to text, or the key is there already."""
+    row = session.execute(_loan_rows(kind, [Loan.id == loan_id], Loan.due_on,
+                                     bundle_rule=False)).first()
+    if row is None:
+        return False
+    language = row.language if row.language in ("en", "cy") else "en"
+    return outbox.queue_message(
+        session, key=key, to=row.mobile, language=language, kind=kind,
+        body=render(kind, language, name=row.name, device=row.device, on=day or row.day,
+                    place=row.place),
+        not_before=next_allowed_time(now, timing.zone, timing.window, _holidays(row.nation)),
+        recipient_id=row.recipient_id, loan_id=row.id,
+        cancelled=ErrorCode.opted_out.value if row.sms_opt_out else None, now=now)
+
+
+def _survey_loan(session: Session, number: str, body: str, now: datetime) -> int | None:
+    """The loan a reply from `number` answers, if it answers a survey: the loan of the
+    latest survey texted to that number in the last SURVEY_WINDOW. A reply that is not a
+    number from 1 to 5 counts only when the survey (or its one clarification) is the
+    latest text that number was sent: otherwise it is about something else."""
+    sent_to = [Message.to == number, Message.status.in_(_SENT)]
+    if loans.survey_score(body) is None:
+        latest = session.execute(select(Message.kind, Message.loan_id).where(*sent_to)
+                                 .order_by(Message.id.desc()).limit(1)).first()
+        if latest is None or latest.kind not in (Kind.survey, Kind.survey_again) \
+                or latest.loan_id is None:
+            return None
+    return session.scalar(
+        select(Message.loan_id).where(*sent_to, Message.kind == Kind.survey.value,
+                                      Message.sent_at >= now - SURVEY_WINDOW)
+        .order_by(Message.id.desc()).limit(1))
+
+
+def answer_survey(session: Session, loan_id: int, body: str, policy: Policy,
+                  timing: Timing, now: datetime | None = None) -> bool:
+    """A reply to the survey: a number from 1 to 5 is stored against the loan
+    (`record_survey_answer`); anything else gets one polite clarification, the first
+    time only. Whether a clarification was queued."""
+    now = now or datetime.now(UTC)
+    off = MessagePolicy.from_policy(policy).off
+
+    def clarify(session: Session, loan: Loan) -> None:
+        if Kind.survey_again not in off:
+            _queue_about_loan(session, loan.id, Kind.survey_again, timing, now,
+                              key=_python_key("loan", loan.id, Kind.survey_again),
+                              day=loan.returned_at.astimezone(timing.zone).date())
+
+    return loans.record_survey_answer(session, loan_id, body, now, clarify=clarify)
+
+
+def _loan_asked_about(session: Session, number: str) -> int | None:
+    """The open loan a MORE from `number` asks about: the loan of the latest text sent to
+    that number about a loan still out; else the earliest due of the open loans of the
+    recipients with that number. None when the latest text offered a device from the
+    waiting list (more time to collect it is for staff), or no loan is out."""
+    latest = session.execute(select(Message.kind, Message.loan_id)
+                             .where(Message.to == number, Message.status.in_(_SENT))
+                             .order_by(Message.id.desc()).limit(1)).first()
+    if latest is not None and latest.kind == Kind.waitlist_offer:
+        return None
+    active = Loan.status == LoanStatus.active.value
+    texted = session.scalar(
+        select(Message.loan_id).join(Loan, Loan.id == Message.loan_id)
+        .where(Message.to == number, Message.status.in_(_SENT), active)
+        .order_by(Message.id.desc()).limit(1))
+    if texted is not None:
+        return texted
+    return session.scalar(
+        select(Loan.id).join(Recipient, Recipient.id == Loan.recipient_id)
+        .where(Recipient.mobile == number, active, Loan.with_loan_id.is_(None))
+        .order_by(Loan.due_on, Loan.id).limit(1))
+
+
+def ask_for_more_time(session: Session, number: str, policy: Policy, timing: Timing,
+                      now: datetime | None = None) -> int | None:
+    """A MORE (MWY) from `number`: the loan it asks about is marked for staff, who renew it
+    in one click (`grant_more_time`). If the policy would refuse a renewal already (the
+    renewal limit, the data plan's end), the loan is not marked and the recipient gets,
+    once for each due date, a kind text saying to contact the office, which says nothing
+    of why. The loan's id, or None when no loan is out."""
+    now = now or datetime.now(UTC)
+    loan_id = _loan_asked_about(session, number)
+    if loan_id is None:
+        session.rollback()
+        return None
+    refusal = loans.renewal_refusal(session, loan_id, policy, timing.zone, now)
+    if refusal is None:
+        loans.request_more_time(session, loan_id, now)
+        return loan_id
+    log.info("loan %d: more time asked for by text; the policy would refuse: %s",
+             loan_id, refusal)
+    if Kind.more_time_refused not in MessagePolicy.from_policy(policy).off:
+        due_on = session.scalar(select(Loan.due_on).where(Loan.id == loan_id))
+        _queue_about_loan(session, loan_id, Kind.more_time_refused, timing, now,
+                          key=_python_key("loan", loan_id, Kind.more_time_refused, due_on))
+    session.commit()
+    return loan_id
+
+
+def grant_more_time(session: Session, loan_id: int, policy: Policy, timing: Timing,
+                    now: datetime | None = None) -> Loan:
+    """Staff's one click on a request for more time: the loan is renewed within the policy
+    (`renew_on_request`) and the new due date texted, in one transaction. A refusal
+    raises as a renewal does, leaves the request standing and texts nothing."""
+    now = now or datetime.now(UTC)
+    off = MessagePolicy.from_policy(policy).off
+
+    def text_the_new_date(session: Session, loan: Loan) -> None:
+        if Kind.more_time not in off:
+            _queue_about_loan(session, loan.id, Kind.more_time, timing, now,
+                              key=_python_key("loan", loan.id, Kind.more_time, loan.due_on),
+                              day=loan.due_on)
+
+    return loans.renew_on_request(session, loan_id, policy, timing.zone, now,
+                                  then=text_the_new_date)
 
 
 # --- reading ------------------------------------------------------------------------------
@@ -760,9 +924,11 @@ def messages_overview(session: Session, limit: int = 200) -> dict[str, Any]:
     and replies nobody has read yet, each with the recipient's name where known."""
     # A pseudonymised recipient's texts keep no number: nothing to fix there.
     to_fix = [row for row in outbox.numbers_to_fix(session) if row.to][:limit]
-    # A STOP or START has acted already (the opt-out); the rest wait for someone to read.
+    # A STOP or START has acted already (the opt-out), and a survey answer is stored
+    # against its loan; the rest wait for someone to read.
     waiting = (Reply.read_at.is_(None),
-               Reply.kind.not_in([ReplyKind.stop.value, ReplyKind.start.value]))
+               Reply.kind.not_in([ReplyKind.stop.value, ReplyKind.start.value,
+                                  ReplyKind.survey.value]))
     unread = session.scalar(select(func.count()).select_from(Reply).where(*waiting)) or 0
     replies = list(session.scalars(select(Reply).where(*waiting)
                                    .order_by(Reply.received_at.desc(), Reply.id.desc())

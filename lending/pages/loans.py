@@ -274,6 +274,24 @@ class LoanPages(Controller):
                                errors={"renew_due_on": "; ".join(problems.values())},
                                values={"renew_due_on": values.get("due_on")})
 
+    @post("/loans/{loan_id:int}/more-time", sync_to_thread=True)
+    def grant_more_time(self, request: Request, db_session: DbSession,
+                        loan_id: FromPath[int]) -> Response:
+        """The one click on a request for more time by text: renew within the policy and
+        text the new date."""
+        settings = settings_of(request)
+        try:
+            loan = messages.grant_more_time(db_session, loan_id, request.app.state.policy,
+                                            messages.Timing.of(settings))
+        except FORM_ERRORS as error:
+            problems = form_problems(error)
+        else:
+            return go_to(request, f"/loans/{loan.id}",
+                         f"Renewed as they asked: now due back {loan.due_on:%A %-d %B %Y}. "
+                         "They will get a text with the new date.")
+        return self._loan_page(request, db_session, loan_id, status_code=422,
+                               errors={"more_time": " ".join(problems.values())})
+
     @get("/loans/{loan_id:int}/lost", sync_to_thread=True)
     def confirm_lost(self, request: Request, db_session: DbSession, loan_id: FromPath[int]
                      ) -> Response:

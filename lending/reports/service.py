@@ -39,6 +39,7 @@ from lending.reports.schemas import Figure, ReportPeriod, Section, StockReport, 
 from lending.vouchers.models import Voucher, VoucherStatus
 from lending.waitlist.models import OPEN_STATUSES, RequestStatus, WaitlistRequest
 from notifications.models import ErrorCode, Message, MessageStatus, Reply
+from notifications.texts import Kind
 
 DEVICES = Device.__table__
 LOANS = Loan.__table__
@@ -526,6 +527,13 @@ def inclusion_section(session: Session, scope: Scope) -> Section:
     answers = sum(distribution.values())
     mean = (sum(score * n for score, n in distribution.items()) / answers
             if answers else None)
+    # The question goes out in the survey text after a return: how many went, to set the
+    # answers against.
+    outbox = Message.__table__
+    asked = session.scalar(
+        select(func.count()).select_from(source.join(outbox, outbox.c.loan_id == LOANS.c.id))
+        .where(*where, outbox.c.kind == Kind.survey.value,
+               _between(outbox.c.sent_at, scope.start, scope.end)))
 
     names = [p.value for p in Purpose]
     figures = [
@@ -533,6 +541,8 @@ def inclusion_section(session: Session, scope: Scope) -> Section:
                int(unstated or 0), "count", "Loans issued in the period with no purpose."),
         figure("helped_with_nothing", "Returns that helped with nothing", int(nothing or 0),
                "count", "Loans returned in the period recorded as having helped with nothing."),
+        figure("surveys_sent", "Surveys sent", int(asked or 0), "count",
+               "Texts after a return asking how much the loan helped, sent in the period."),
         figure("survey_answers", "Survey answers", answers, "count",
                "Replies of 1 to 5 to the question after a return, received in the period."),
         figure("survey_mean", "Average survey answer", mean, "count",
@@ -550,7 +560,7 @@ def inclusion_section(session: Session, scope: Scope) -> Section:
               columns=["purpose", "returned", "helped"],
               rows=[[name, asked_by.get(name, 0), helped_by.get(name, 0)] for name in names]),
         Table(key="survey_distribution", title="Survey answers",
-              definition="How much the loan helped, 1 (not at all) to 5 (a great deal): "
+              definition="How much the loan helped, 1 (not at all) to 5 (a lot): "
               "replies received in the period.",
               columns=["answer", "replies"],
               rows=[[score, int(distribution.get(score, 0))] for score in range(1, 6)]),

@@ -117,6 +117,7 @@ POST /api/v1/labels staff
 POST /api/v1/loans staff
 POST /api/v1/loans/{loan_id:int}/found staff
 POST /api/v1/loans/{loan_id:int}/lost staff
+POST /api/v1/loans/{loan_id:int}/more-time staff
 POST /api/v1/loans/{loan_id:int}/renew staff
 POST /api/v1/loans/{loan_id:int}/return staff
 POST /api/v1/locations manager
@@ -136,6 +137,7 @@ POST /devices/import staff
 POST /devices/new staff
 POST /labels staff
 POST /loans/{loan_id:int}/lost staff
+POST /loans/{loan_id:int}/more-time staff
 POST /loans/{loan_id:int}/renew staff
 POST /loans/{loan_id:int}/return staff
 POST /login public

@@ -77,9 +77,10 @@ def test_retention_pseudonymises_and_leaves_no_readable_copy(client, staff, mana
     borrowing = make_recipient(client, staff, name="Still Borrowing")
     issue(client, staff, make_device(client, staff), borrowing)
     recent = make_recipient(client, staff, name="Only Just Met")
-    # A text to them (the thanks for the return, with their first name) and one from them.
+    # A text to them (the survey after the return, which thanks them by their first name)
+    # and one from them.
     swept = messages.sweep(engine, messages.Timing.of(settings))
-    assert swept.queued.get("thanks") == 1
+    assert swept.queued.get("survey") == 1
     assert messages.receive_reply(engine, Inbound(
         provider="notify", provider_id="in-privacy", from_number=MOBILE_E164,
         body=f"{NAME} here, is the charger needed?", received_at=datetime.now(UTC)))
@@ -143,9 +144,9 @@ def test_subject_access_export_over_http(client, staff, manager, office, engine,
     loan_entry = next(e for e in export["audit_entries"]
                       if e["entity"] == "loan" and e["changes"].get("return_notes"))
     assert loan_entry["changes"]["return_notes"][1].startswith(NAME)
-    [thanks] = export["messages"]
-    assert (thanks["kind"], thanks["to"], thanks["loan_id"]) == ("thanks", MOBILE_E164, loan_id)
-    assert FIRST_NAME in thanks["body"]
+    [survey] = export["messages"]
+    assert (survey["kind"], survey["to"], survey["loan_id"]) == ("survey", MOBILE_E164, loan_id)
+    assert FIRST_NAME in survey["body"]
     assert [(r["from_number"], r["body"]) for r in export["replies"]] == [
         (MOBILE_E164, "Thanks, got it")]
     pdf = client.get(f"{API}/recipients/{rid}/export.pdf", headers=manager)

@@ -6,8 +6,10 @@ from datetime import date
 import pytest
 
 from notifications.texts import (
+    AFTER_RETURN,
     DEVICE_WORDS,
     LANGUAGES,
+    SURVEY,
     TEMPLATES,
     Kind,
     first_name,
@@ -48,9 +50,20 @@ def test_every_text_fits_two_segments(kind, language):
 def test_texts_say_nothing_private_and_how_to_ask_for_more_time(kind, language):
     template = TEMPLATES[kind][language]
     assert not any(word in template.lower() for word in FORBIDDEN)
-    assert "{place}" in template and "{device}" in template and "{date}" in template
-    if kind != Kind.thanks:
-        assert ("MORE" if language == "en" else "MWY") in template
+    assert "{device}" in template
+    if kind in SURVEY:
+        # After the return: the first name and the device kind at most.
+        assert "{place}" not in template and "{date}" not in template
+    else:
+        assert "{place}" in template and "{date}" in template
+    if language == "en":
+        assert is_gsm7(normalise(template))
+    more = "MORE" if language == "en" else "MWY"
+    if kind in AFTER_RETURN or kind == Kind.more_time_refused:
+        # Nothing to ask for after the return; and a refusal does not invite another.
+        assert more not in template
+    else:
+        assert more in template
     body = render(kind, language, name="Sam Jones", device="laptop", on=date(2026, 12, 1),
                   place="Cardiff Hub")
     assert "Jones" not in body  # the first name only
@@ -110,3 +123,15 @@ def test_the_voucher_text_fits_two_segments_says_what_it_must_and_logs_no_code(l
             assert "9" * 32 in body and "9" * 32 not in without_codes(body)
     with pytest.raises(ValueError):
         render_voucher(language, network="EE", gb=1, code="9" * 33, on=date(2027, 1, 1))
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_survey_thanks_and_asks_one_question_on_a_scale(language):
+    for kind in (Kind.survey, Kind.survey_again):
+        body = render(kind, language, name="Sam Jones", device="tablet",
+                      on=date(2026, 12, 1), place="Cardiff Hub")
+        assert "1 (not at all)" in body or "1 (dim o gwbl)" in body
+        assert "Cardiff" not in body and "December" not in body and "Rhagfyr" not in body
+    thanks = render(Kind.survey, language, name="Sam", device="tablet", on=date(2026, 12, 1),
+                    place="Cardiff Hub")
+    assert thanks.startswith("Thank you Sam" if language == "en" else "Diolch Sam")

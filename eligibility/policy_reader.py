@@ -12,7 +12,16 @@ from datetime import date
 from typing import Any
 
 from eligibility.errors import PolicyError, PolicyProblem
-from eligibility.schemas import KINDS, DataPolicy, NeedRule, Policy, RecentLossRule, Rule, Rules
+from eligibility.schemas import (
+    KINDS,
+    DataPolicy,
+    NeedRule,
+    Policy,
+    RecentLossRule,
+    Rule,
+    Rules,
+    StockPolicy,
+)
 from eligibility.toml_lines import KeyPath, key_lines, line_of
 
 Table = dict[str, Any]
@@ -58,9 +67,11 @@ _TOP_LEVEL_KEYS = (
     "rules",
     "data",
     "skills_question",
+    "stock",
 )
 _DATA_KEYS = ("shown_by", "no_need_message", "limit", "within_days", "limit_message",
               "restriction_forbids_data", "restriction_message", "restriction_allowed_message")
+_STOCK_KEYS = ("low_stock_threshold", "low_stock_by_kind")
 _TOTAL = "total"
 
 
@@ -118,6 +129,7 @@ class _PolicyReader:
         # Optional: asked at the desk with each loan, and recorded on it.
         skills_question = (self.text(document, ("skills_question",), "the question's text")
                            if "skills_question" in document else None)
+        stock = self.stock(document)
         if self.problems:
             return None
         assert active_loan_limits is not None  # no problems means every part was read
@@ -134,6 +146,7 @@ class _PolicyReader:
             rules=rules,
             data=data,
             skills_question=skills_question,
+            stock=stock,
         )
 
     # --- the parts of a policy ---
@@ -180,6 +193,34 @@ class _PolicyReader:
                           restriction_forbids_data=forbids,
                           restriction_message=restriction_message,
                           restriction_allowed_message=allowed_message)
+
+    def stock(self, document: Table) -> StockPolicy | None:
+        """The optional `[stock]` table (low stock in the reports): a threshold for every
+        kind, and optionally `[stock.low_stock_by_kind]` for particular kinds."""
+        if "stock" not in document:
+            return StockPolicy()
+        path = ("stock",)
+        table = self.table(document, path)
+        if table is None:
+            return None
+        self.reject_unknown_keys(table, path, _STOCK_KEYS, "key")
+        requirement = "a whole number of devices, 0 or more"
+        threshold = self.whole_number(table, path + ("low_stock_threshold",), 0, requirement)
+        by_kind: dict[str, int] = {}
+        if "low_stock_by_kind" in table:
+            kinds_path = path + ("low_stock_by_kind",)
+            kinds = self.table(table, kinds_path)
+            if kinds is None:
+                return None
+            self.reject_unknown_keys(kinds, kinds_path, KINDS, "kind")
+            for kind in kinds:
+                if kind in KINDS:
+                    number = self.whole_number(kinds, kinds_path + (kind,), 0, requirement)
+                    if number is not None:
+                        by_kind[kind] = number
+        if threshold is None or len(by_kind) != len(table.get("low_stock_by_kind", {})):
+            return None
+        return StockPolicy(low_stock_threshold=threshold, low_stock_by_kind=by_kind)
 
     def questions(self, document: Table) -> dict[str, str] | None:
         table = self.table(document, ("questions",))

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
 
+from eligibility import load_policy
 from lending.db import session_for
 from lending.reports import service
 from lending.reports.pdf import render_pdf
@@ -267,7 +268,7 @@ def test_stock_report_at_a_million_loans(engine, client, database_url):
     tracemalloc.start()
     try:
         with session_for(engine, read_only=True) as session:
-            report = service.build_stock_report(session, scope, settings.low_stock_threshold)
+            report = service.build_stock_report(session, scope, load_policy(None).stock)
         render_pdf(report, settings.organisation)
         _, peak = tracemalloc.get_traced_memory()
     finally:

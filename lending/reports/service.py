@@ -277,9 +277,9 @@ def stock_section(session: Session, scope: Scope, stock: StockPolicy) -> Section
         select(func.min(last_ended))
         .where(DEVICES.c.status == DeviceStatus.awaiting_wipe.value, *where))
 
-    # One pass over the devices for every figure they give alone: by where they came from
-    # (so that donors and partners can be told what their gift did), held and on loan; the
-    # stock value; and the data plans ending soon, or ended on loan.
+    # One pass over the devices for the stock value and the data plans ending soon, or
+    # ended on loan; and, from an index, the devices by where they came from (so that donors
+    # and partners can be told what their gift did), held and on loan.
     held = DEVICES.c.status.not_in(OUT_OF_STOCK)
     on_loan = DEVICES.c.status == DeviceStatus.on_loan.value
     horizon = scope.today + timedelta(days=PLAN_WARNING_DAYS)
@@ -288,18 +288,16 @@ def stock_section(session: Session, scope: Scope, stock: StockPolicy) -> Section
     def count_when(*conditions: ColumnElement) -> ColumnElement:
         return func.sum(case((and_(*conditions), 1), else_=0))
 
-    devices_by_source = session.execute(
-        select(DEVICES.c.source, DEVICES.c.source_name, count_when(held), count_when(on_loan),
-               func.sum(case((held, DEVICES.c.purchase_cost_pence), else_=None)),
+    value, unpriced, *plans = session.execute(
+        select(func.sum(case((held, DEVICES.c.purchase_cost_pence), else_=None)),
                count_when(held, DEVICES.c.purchase_cost_pence.is_(None)),
                count_when(with_plan, DEVICES.c.plan_ends_on >= scope.today,
                           DEVICES.c.plan_ends_on <= horizon, held),
                count_when(with_plan, DEVICES.c.plan_ends_on < scope.today, on_loan))
+        .where(*where)).one()
+    devices_by_source = session.execute(
+        select(DEVICES.c.source, DEVICES.c.source_name, count_when(held), count_when(on_loan))
         .where(*where).group_by(DEVICES.c.source, DEVICES.c.source_name)).all()
-    value = sum(int(row[4] or 0) for row in devices_by_source)
-    unpriced = sum(int(row[5] or 0) for row in devices_by_source)
-    plans = (sum(int(row[6] or 0) for row in devices_by_source),
-             sum(int(row[7] or 0) for row in devices_by_source))
     loans_by_source = dict(((source, name), int(n)) for source, name, n in session.execute(
         select(DEVICES.c.source, DEVICES.c.source_name, func.count())
         .select_from(LOANS.join(DEVICES, DEVICES.c.id == LOANS.c.device_id))
@@ -308,7 +306,7 @@ def stock_section(session: Session, scope: Scope, stock: StockPolicy) -> Section
     by_source = sorted(
         [source, name or "-", int(n_held or 0), int(n_out or 0),
          loans_by_source.get((source, name), 0)]
-        for source, name, n_held, n_out, *_ in devices_by_source)
+        for source, name, n_held, n_out in devices_by_source)
     spent = session.scalar(
         select(func.sum(PLAN_CHANGES.c.cost_pence))
         .select_from(PLAN_CHANGES.join(DEVICES, DEVICES.c.id == PLAN_CHANGES.c.device_id))

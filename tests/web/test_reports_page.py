@@ -9,8 +9,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from lending.scheduler import weekly_report_job
-from tests.web.test_accessibility import check
 from tests.web.conftest import sign_in
+from tests.web.test_accessibility import check
 
 pytestmark = pytest.mark.browser
 

@@ -178,12 +178,12 @@ def _monthly_medians(session: Session, month: ColumnElement, days: ColumnElement
                      where: list[ColumnElement], join) -> dict[str, float]:
     """Median of `days` per month, with window functions (the same SQL on both engines).
     Each row's month and days are worked out once, below the windows that rank them."""
-    rows = select(month.label("month"), days.label("days")).select_from(join).where(
+    each = select(month.label("month"), days.label("days")).select_from(join).where(
         *where).subquery()
-    ranked = select(rows.c.month, rows.c.days,
-                    func.row_number().over(partition_by=rows.c.month, order_by=rows.c.days)
+    ranked = select(each.c.month, each.c.days,
+                    func.row_number().over(partition_by=each.c.month, order_by=each.c.days)
                     .label("rank"),
-                    func.count().over(partition_by=rows.c.month).label("n")).subquery()
+                    func.count().over(partition_by=each.c.month).label("n")).subquery()
     middle = or_(ranked.c.rank == (ranked.c.n + 1) // 2, ranked.c.rank == (ranked.c.n + 2) // 2)
     rows = session.execute(select(ranked.c.month, func.avg(ranked.c.days))
                            .where(middle).group_by(ranked.c.month)).all()

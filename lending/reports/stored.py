@@ -51,25 +51,34 @@ def _stored(path: Path, zone: ZoneInfo) -> StoredReport | None:
     period = _parsed(path.name)
     if period is None or not path.is_file():
         return None
-    stat = path.stat()
+    try:
+        stat = path.stat()
+    except OSError:  # removed a moment ago
+        return None
     return StoredReport(name=path.name, date_from=period[0], date_to=period[1],
                         size_bytes=stat.st_size,
                         created_at=datetime.fromtimestamp(stat.st_mtime, UTC).astimezone(zone))
 
 
+def _files(folder: Path) -> list[Path]:
+    """The folder's entries; none when it is missing or cannot be read."""
+    try:
+        return list(folder.iterdir())
+    except OSError:
+        return []
+
+
 def list_stored_reports(folder: Path, zone: ZoneInfo) -> list[StoredReport]:
     """The weekly reports in the folder, newest period first (none if it does not exist)."""
-    if not folder.is_dir():
-        return []
-    found = (_stored(path, zone) for path in folder.iterdir())
+    found = (_stored(path, zone) for path in _files(folder))
     return sorted((report for report in found if report is not None),
                   key=lambda report: report.name, reverse=True)
 
 
 def stored_report_path(folder: Path, name: str) -> Path:
     """The file of one stored report, by its name; NotFound for any name not one of ours."""
-    if _parsed(name) is not None and folder.is_dir():
-        for path in folder.iterdir():
+    if _parsed(name) is not None:
+        for path in _files(folder):
             if path.name == name and path.is_file():
                 return path
     raise NotFound("no stored report has that name", "name")

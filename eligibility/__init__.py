@@ -11,7 +11,16 @@ from eligibility.errors import (
     PolicyProblem,
     UnknownKindError,
 )
-from eligibility.schemas import DATA, KINDS, Circumstances, Decision, Kind, Policy, Reason
+from eligibility.schemas import (
+    DATA,
+    KINDS,
+    Circumstances,
+    Decision,
+    Kind,
+    Policy,
+    Reason,
+    StockPolicy,
+)
 from eligibility.service import check_facts, decide, decide_data, load_policy, load_policy_text
 
 __all__ = [
@@ -26,6 +35,7 @@ __all__ = [
     "PolicyError",
     "PolicyProblem",
     "Reason",
+    "StockPolicy",
     "UnknownKindError",
     "check_facts",
     "decide",

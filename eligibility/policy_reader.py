@@ -22,6 +22,7 @@ from eligibility.schemas import (
     RecentLossRule,
     Rule,
     Rules,
+    StockPolicy,
 )
 from eligibility.toml_lines import KeyPath, key_lines, line_of
 
@@ -69,9 +70,11 @@ _TOP_LEVEL_KEYS = (
     "data",
     "skills_question",
     "messages",
+    "stock",
 )
 _DATA_KEYS = ("shown_by", "no_need_message", "limit", "within_days", "limit_message",
               "restriction_forbids_data", "restriction_message", "restriction_allowed_message")
+_STOCK_KEYS = ("low_stock_threshold", "low_stock_by_kind")
 _TOTAL = "total"
 # [messages]: whole days, and how far from the date a text may go.
 _MESSAGE_OFFSETS = ("due_soon_days_before", "overdue_days_after", "final_overdue_days_after",
@@ -134,6 +137,7 @@ class _PolicyReader:
         skills_question = (self.text(document, ("skills_question",), "the question's text")
                            if "skills_question" in document else None)
         messages = self.messages(document)
+        stock = self.stock(document)
         if self.problems:
             return None
         assert active_loan_limits is not None  # no problems means every part was read
@@ -151,6 +155,7 @@ class _PolicyReader:
             data=data,
             skills_question=skills_question,
             messages=messages,
+            stock=stock,
         )
 
     # --- the parts of a policy ---
@@ -237,6 +242,33 @@ class _PolicyReader:
         if self.problems:
             return None
         return self.build(MessagesPolicy, send=send, **offsets)
+    def stock(self, document: Table) -> StockPolicy | None:
+        """The optional `[stock]` table (low stock in the reports): a threshold for every
+        kind, and optionally `[stock.low_stock_by_kind]` for particular kinds."""
+        if "stock" not in document:
+            return StockPolicy()
+        path = ("stock",)
+        table = self.table(document, path)
+        if table is None:
+            return None
+        self.reject_unknown_keys(table, path, _STOCK_KEYS, "key")
+        requirement = "a whole number of devices, 0 or more"
+        threshold = self.whole_number(table, path + ("low_stock_threshold",), 0, requirement)
+        by_kind: dict[str, int] = {}
+        if "low_stock_by_kind" in table:
+            kinds_path = path + ("low_stock_by_kind",)
+            kinds = self.table(table, kinds_path)
+            if kinds is None:
+                return None
+            self.reject_unknown_keys(kinds, kinds_path, KINDS, "kind")
+            for kind in kinds:
+                if kind in KINDS:
+                    number = self.whole_number(kinds, kinds_path + (kind,), 0, requirement)
+                    if number is not None:
+                        by_kind[kind] = number
+        if threshold is None or len(by_kind) != len(table.get("low_stock_by_kind", {})):
+            return None
+        return StockPolicy(low_stock_threshold=threshold, low_stock_by_kind=by_kind)
 
     def questions(self, document: Table) -> dict[str, str] | None:
         table = self.table(document, ("questions",))

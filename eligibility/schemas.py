@@ -133,6 +133,20 @@ class MessagesPolicy(_Frozen):
         return frozenset(kind for kind, on in self.send.items() if not on)
 
 
+class StockPolicy(_Frozen):
+    """Low stock, for the manager reports: a location is short of a kind when it has fewer
+    devices of that kind available than the kind's threshold. A policy without a `[stock]`
+    table gets these defaults."""
+
+    low_stock_threshold: int = 3
+    """The threshold of every kind not listed in `low_stock_by_kind`."""
+    low_stock_by_kind: dict[Kind, int] = {}
+    """Thresholds for particular kinds (0: never flagged)."""
+
+    def threshold(self, kind: str) -> int:
+        return self.low_stock_by_kind.get(checked_kind(kind), self.low_stock_threshold)
+
+
 class Rules(_Frozen):
     recipient_active: Rule
     device_restriction: Rule
@@ -159,6 +173,7 @@ class Policy(_Frozen):
     rules: Rules
     data: DataPolicy = DataPolicy()
     messages: MessagesPolicy = MessagesPolicy()
+    stock: StockPolicy = StockPolicy()
     skills_question: str | None = None
     """Asked with each loan, its answer recorded on the loan: would they like help to use
     the device? None: not asked."""

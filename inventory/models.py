@@ -98,6 +98,8 @@ class Device(SQLModel, table=True):
         # The stock report counts by location, kind and status from the index alone.
         Index("ix_devices_location_kind_status", "location_id", "kind", "status"),
         Index("ix_devices_plan_ends_on", "plan_ends_on"),
+        # Devices (and how many are held and out) by where they came from.
+        Index("ix_devices_source_status", "source", "source_name", "status"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

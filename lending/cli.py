@@ -325,21 +325,53 @@ def report() -> None:
               help="Last day, YYYY-MM-DD (default: today).")
 def report_stock(output: Path, location: str | None, date_from, date_to) -> None:
     """Write the stock and outcomes report as a PDF."""
+    from eligibility import load_policy
     from lending.db import session_for
     from lending.reports.pdf import render_pdf
     from lending.reports.service import build_stock_report, report_scope
 
     settings = get_settings()
     try:
+        policy = load_policy(settings.policy_file or None)
         with session_for(_engine(), actor="cli", read_only=True) as session:
             scope = report_scope(session, settings.today(), settings.zone, location,
                                  date_from and date_from.date(), date_to and date_to.date())
-            stock = build_stock_report(session, scope, settings.low_stock_threshold)
+            stock = build_stock_report(session, scope, policy.stock)
     except _service_errors() as error:
         raise UserError(_one_line(error)) from error
     output.write_bytes(render_pdf(stock, settings.organisation))
     out.print(f"wrote the stock report for {stock.period.date_from} to "
               f"{stock.period.date_to} to {output}")
+
+
+@report.command("weekly")
+@click.option("--now", "moment", help="The moment to act at, ISO 8601 (default: now); "
+              "without an offset it is read in LENDING_TIMEZONE.")
+def report_weekly(moment: str | None) -> None:
+    """Write the weekly report (the seven days before --now's date) into the reports folder,
+    replacing one already there for those days."""
+    from datetime import datetime
+
+    from lending.scheduler import weekly_report_job
+
+    settings = get_settings()
+    now = None
+    if moment:
+        try:
+            now = datetime.fromisoformat(moment)
+        except ValueError as error:
+            raise UserError(f"--now: {moment!r} is not an ISO 8601 time") from error
+        if now.tzinfo is None:
+            now = now.replace(tzinfo=settings.zone)
+    try:
+        stored = weekly_report_job(_engine(), settings, replace=True)(now)
+    except OSError as error:
+        raise UserError(f"cannot write to {settings.reports_folder}: {error.strerror}"
+                        ) from error
+    if stored is None:
+        raise UserError("another instance is writing the weekly report; try again shortly")
+    click.echo(f"wrote the weekly report for {stored.date_from} to {stored.date_to} to "
+               f"{settings.reports_folder / stored.name}")
 
 
 @main.command()

@@ -9,7 +9,7 @@ mistake duplicates nothing.
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
@@ -20,6 +20,8 @@ from eligibility import load_policy
 from lending.db import is_sqlite, session_for
 from lending.messages import service as messages
 from lending.privacy.service import pseudonymise_due
+from lending.reports.schemas import StoredReport
+from lending.reports.stored import write_weekly_report
 from lending.settings import Settings, get_settings
 from lending.vouchers.service import expire_vouchers
 from lending.waitlist.service import expire_offers
@@ -30,6 +32,10 @@ WAITLIST_MINUTES = 10
 # On PostgreSQL, the text-message job runs only in the instance holding this lock.
 SMS_LOCK = 0x1E4D0A
 VOUCHER_MINUTES = 60
+# On PostgreSQL, the weekly report is written only by the instance holding this lock.
+WEEKLY_REPORT_LOCK = 0x1E4D0B
+# A weekly report missed by up to this long (the scheduler was busy) is still written.
+WEEKLY_REPORT_GRACE_SECONDS = 6 * 3600
 
 
 def pass_on_expired_offers(engine: Engine) -> None:
@@ -95,6 +101,27 @@ def expire_data_vouchers(engine: Engine, settings: Settings) -> None:
         log.info("vouchers: %d expired unused", expired)
 
 
+def weekly_report_job(engine: Engine, settings: Settings, replace: bool = False
+                      ) -> Callable[[datetime | None], StoredReport | None]:
+    """Write the stock report's PDF for the seven days before `now` (default: now) into the
+    reports folder; None when another instance holds the lock. A report already written
+    is kept unless `replace` (the command line replaces it)."""
+    stock = load_policy(settings.policy_file or None).stock
+
+    def run(now: datetime | None = None) -> StoredReport | None:
+        with holding_lock(engine, WEEKLY_REPORT_LOCK) as held:
+            if not held:
+                return None
+            report, written = write_weekly_report(
+                engine, settings.reports_folder, now or datetime.now(UTC), settings.zone,
+                stock, settings.organisation, replace=replace)
+        if written:
+            log.info("weekly report: wrote %s", report.name)
+        return report
+
+    return run
+
+
 def add_jobs(scheduler: BaseScheduler, engine: Engine,
              settings: Settings | None = None) -> BaseScheduler:
     settings = settings or get_settings()
@@ -112,6 +139,13 @@ def add_jobs(scheduler: BaseScheduler, engine: Engine,
     scheduler.add_job(expire_data_vouchers, "interval", minutes=VOUCHER_MINUTES,
                       args=[engine, settings], id="voucher-expiry", coalesce=True,
                       max_instances=1, replace_existing=True)
+    # Weekly, by default on Monday at 07:00 local time (LENDING_WEEKLY_REPORT).
+    if (weekly := settings.weekly_report_time) is not None:
+        day, hour, minute = weekly
+        scheduler.add_job(weekly_report_job(engine, settings), "cron", day_of_week=day,
+                          hour=hour, minute=minute, id="weekly-report", coalesce=True,
+                          max_instances=1, replace_existing=True,
+                          misfire_grace_time=WEEKLY_REPORT_GRACE_SECONDS)
     return scheduler
 
 

@@ -1,5 +1,6 @@
 """Configuration, read from the environment or a `.env` file (docs/operations.md lists them)."""
 
+import re
 import secrets
 from datetime import date, datetime
 from functools import lru_cache
@@ -9,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 SECRET_FILE = Path(".lending-secret")
 
@@ -48,8 +50,11 @@ class Settings(BaseSettings):
     # How long a change waits for SQLite's write lock (held by a long import, say) before
     # it answers 503 with Retry-After; reads never wait for it.
     write_wait_seconds: float = 10.0
-    # The reports flag a location and kind with fewer devices available than this.
-    low_stock_threshold: int = 3
+    # When the scheduler writes the weekly report ("mon 07:00", local time), or "off".
+    weekly_report: str = "mon 07:00"
+    # Where the weekly reports are kept; empty: a `reports` folder beside the SQLite
+    # database file, or in the working directory for PostgreSQL.
+    reports_dir: str = ""
     # Per-template printer calibration, e.g. LENDING_LABEL_OFFSETS='{"avery-l7160": [0.5, -1]}'
     label_offsets: dict[str, tuple[float, float]] = {}
     # Months after a recipient's last loan closed (or, if they never borrowed, after their
@@ -78,6 +83,12 @@ class Settings(BaseSettings):
         parse_sending_window(value)  # raises naming what is wrong
         return value
 
+    @field_validator("weekly_report")
+    @classmethod
+    def _weekly_time(cls, value: str) -> str:
+        parse_weekly_time(value)  # raises naming what is wrong
+        return value.strip().lower()
+
     @field_validator("base_url")
     @classmethod
     def _no_trailing_slash(cls, value: str) -> str:
@@ -87,9 +98,38 @@ class Settings(BaseSettings):
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
+    @property
+    def weekly_report_time(self) -> tuple[str, int, int] | None:
+        """(day, hour, minute) the weekly report is written, or None when it is off."""
+        return parse_weekly_time(self.weekly_report)
+
+    @property
+    def reports_folder(self) -> Path:
+        if self.reports_dir:
+            return Path(self.reports_dir)
+        url = make_url(self.database_url)
+        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+            return Path(url.database).parent / "reports"
+        return Path("reports")
+
     def today(self) -> date:
         """Today where the service is (a loan is due on a local date, not a UTC one)."""
         return datetime.now(self.zone).date()
+
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def parse_weekly_time(value: str) -> tuple[str, int, int] | None:
+    """"mon 07:00" -> ("mon", 7, 0); "off" -> None; anything else raises ValueError."""
+    text = value.strip().lower()
+    if text == "off":
+        return None
+    match = re.fullmatch(r"([a-z]{3})\s+([01]?\d|2[0-3]):([0-5]\d)", text)
+    if match is None or match[1] not in WEEKDAYS:
+        raise ValueError(f"{value!r} is not a day and a time such as \"mon 07:00\" (days: "
+                         f"{', '.join(WEEKDAYS)}), nor \"off\"")
+    return match[1], int(match[2]), int(match[3])
 
 
 def _kept_secret() -> str:

@@ -52,6 +52,14 @@ class Loan(SQLModel, table=True):
               "renewals"),
         Index("ix_loans_lost_at", "lost_at"),
         Index("ix_loans_recipient_issued_at", "recipient_id", "issued_at"),
+        # Loans returned in a period, by status: returned on time, the median length and
+        # the renewals read this index alone (SQLite prefers the equality on status).
+        Index("ix_loans_status_returned_at", "status", "returned_at", "issued_at", "due_on",
+              "renewals"),
+        # Only answered loans: the survey's answers in a period.
+        Index("ix_loans_survey_answered_at", "survey_answered_at", "survey_answer",
+              sqlite_where=text("survey_answer IS NOT NULL"),
+              postgresql_where=text("survey_answer IS NOT NULL")),
     )
 
     id: int | None = Field(default=None, primary_key=True)

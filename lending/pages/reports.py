@@ -15,7 +15,7 @@ from inventory.service import Invalid, InventoryError
 from lending.accounts.models import Role
 from lending.pages.forms import date_from_parts, date_message
 from lending.pages.rendering import render
-from lending.reports import service
+from lending.reports import service, stored
 from lending.reports.charts import report_charts
 
 
@@ -27,6 +27,18 @@ def _day(value: str, field: str) -> date | None:
         return date.fromisoformat(value.strip())
     except ValueError as error:
         raise Invalid(date_message(field, value.strip()), field) from error
+
+
+DAY_NAMES = {"mon": "Monday", "tue": "Tuesday", "wed": "Wednesday", "thu": "Thursday",
+             "fri": "Friday", "sat": "Saturday", "sun": "Sunday"}
+
+
+def _weekly_words(when: tuple[str, int, int] | None) -> str | None:
+    """("mon", 7, 0) -> "Monday at 07:00"."""
+    if when is None:
+        return None
+    day, hour, minute = when
+    return f"{DAY_NAMES[day]} at {hour:02d}:{minute:02d}"
 
 
 class ReportPages(Controller):
@@ -50,7 +62,8 @@ class ReportPages(Controller):
             errors[{"from": "date_from"}.get(error.field, error.field or "location")] = (
                 error.message)
             scope = service.report_scope(db_session, settings.today(), settings.zone)
-        report = service.build_stock_report(db_session, scope, settings.low_stock_threshold)
+        report = service.build_stock_report(db_session, scope,
+                                            request.app.state.policy.stock)
         query: dict[str, Any] = {"from": report.period.date_from.isoformat(),
                                  "to": report.period.date_to.isoformat()}
         if report.period.location:
@@ -59,5 +72,8 @@ class ReportPages(Controller):
                       report=report, charts=report_charts(report), errors=errors,
                       values=values, query=urlencode(query),
                       filters=service.filters_line(report),
-                      locations=inventory.list_locations(db_session))
+                      locations=inventory.list_locations(db_session),
+                      stored_reports=stored.list_stored_reports(settings.reports_folder,
+                                                                settings.zone),
+                      weekly_time=_weekly_words(settings.weekly_report_time))
 

@@ -6,15 +6,16 @@ from typing import Annotated
 
 from litestar import Controller, get
 from litestar.datastructures import State
-from litestar.params import QueryParameter
+from litestar.params import FromPath, QueryParameter
 from litestar.response import Response
 from sqlmodel import Session
 
-from inventory.api import DbSession
+from inventory.api import DbSession, Limit, Offset
+from inventory.schemas import Page
 from lending.accounts.models import Role
-from lending.reports import service
+from lending.reports import service, stored
 from lending.reports.pdf import render_pdf
-from lending.reports.schemas import StockReport
+from lending.reports.schemas import StockReport, StoredReport
 
 Location = Annotated[str | None, QueryParameter(max_length=16, description="a location code")]
 From = Annotated[date | None, QueryParameter(name="from", description="first day (default: "
@@ -27,7 +28,7 @@ def stock_report(db_session: Session, state: State, location: str | None,
     settings = state.settings
     scope = service.report_scope(db_session, settings.today(), settings.zone, location,
                                  date_from, date_to)
-    return service.build_stock_report(db_session, scope, settings.low_stock_threshold)
+    return service.build_stock_report(db_session, scope, state.policy.stock)
 
 
 def _filename(report: StockReport, extension: str) -> str:
@@ -40,6 +41,22 @@ class ReportController(Controller):
     path = "/reports"
     tags = ["reports"]
     opt = {"role": Role.manager}
+
+    @get("/", sync_to_thread=True)
+    def list_stored_reports(self, state: State, limit: Limit = 50, offset: Offset = 0
+                            ) -> Page[StoredReport]:
+        """The weekly reports the scheduler has written, newest first."""
+        settings = state.settings
+        reports = stored.list_stored_reports(settings.reports_folder, settings.zone)
+        return Page[StoredReport](items=reports[offset:offset + limit], total=len(reports),
+                                  limit=limit, offset=offset)
+
+    @get("/{name:str}", sync_to_thread=True, media_type="application/pdf")
+    def get_stored_report(self, state: State, name: FromPath[str]) -> Response[bytes]:
+        """One weekly report's PDF, by the name the list gives."""
+        pdf = stored.read_stored_report(state.settings.reports_folder, name)
+        return Response(pdf, media_type="application/pdf",
+                        headers={"Content-Disposition": f'inline; filename="{name}"'})
 
     @get("/stock", sync_to_thread=True)
     def get_stock_report(self, db_session: DbSession, state: State, location: Location = None,

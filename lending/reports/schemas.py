@@ -9,6 +9,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from inventory.schemas import ReadModel
+
 Unit = Literal["count", "days", "percent", "pence", "gigabytes", "weeks"]
 Cell = str | int | float | None
 
@@ -67,3 +69,14 @@ class StockReport(BaseModel):
     def table(self, key: str) -> Table:
         return next(table for section in self.sections for table in section.tables
                     if table.key == key)
+
+
+class StoredReport(ReadModel):
+    """A weekly report kept in the reports folder."""
+
+    name: str = Field(description="the file name, which sorts by date; "
+                      "GET /api/v1/reports/{name} serves it")
+    date_from: date = Field(description="first day the report covers (local date)")
+    date_to: date = Field(description="last day the report covers (local date)")
+    size_bytes: int
+    created_at: datetime = Field(description="when the file was written")

@@ -22,6 +22,7 @@ from sqlalchemy import (
     exists,
     func,
     literal,
+    literal_column,
     or_,
     select,
     true,
@@ -30,6 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.sql import ColumnElement, Select
 from sqlmodel import Session
 
+from eligibility import StockPolicy
 from inventory.models import Device, DeviceKind, DeviceSource, DeviceStatus, Location, PlanChange
 from inventory.service import Invalid, get_location
 from lending.decisions.models import EligibilityDecision
@@ -175,11 +177,14 @@ def percentiles(session: Session, values: Select, fractions: tuple[float, ...]
 
 def _monthly_medians(session: Session, month: ColumnElement, days: ColumnElement,
                      where: list[ColumnElement], join) -> dict[str, float]:
-    """Median of `days` per month, with window functions (the same SQL on both engines)."""
-    ranked = (select(month.label("month"), days.label("days"),
-                     func.row_number().over(partition_by=month, order_by=days).label("rank"),
-                     func.count().over(partition_by=month).label("n"))
-              .select_from(join).where(*where)).subquery()
+    """Median of `days` per month, with window functions (the same SQL on both engines).
+    Each row's month and days are worked out once, below the windows that rank them."""
+    each = select(month.label("month"), days.label("days")).select_from(join).where(
+        *where).subquery()
+    ranked = select(each.c.month, each.c.days,
+                    func.row_number().over(partition_by=each.c.month, order_by=each.c.days)
+                    .label("rank"),
+                    func.count().over(partition_by=each.c.month).label("n")).subquery()
     middle = or_(ranked.c.rank == (ranked.c.n + 1) // 2, ranked.c.rank == (ranked.c.n + 2) // 2)
     rows = session.execute(select(ranked.c.month, func.avg(ranked.c.days))
                            .where(middle).group_by(ranked.c.month)).all()
@@ -239,7 +244,15 @@ def _device_filter(scope: Scope) -> list[ColumnElement]:
     return [DEVICES.c.location_id == scope.location_id] if scope.location else []
 
 
-def stock_section(session: Session, scope: Scope, low_stock_threshold: int) -> Section:
+def _thresholds_line(stock: StockPolicy) -> str:
+    """The low stock thresholds in words: "3 for every kind", "3; sim 10"."""
+    if not stock.low_stock_by_kind:
+        return f"{stock.low_stock_threshold} for every kind"
+    kinds = ", ".join(f"{kind} {n}" for kind, n in sorted(stock.low_stock_by_kind.items()))
+    return f"{stock.low_stock_threshold}; {kinds}"
+
+
+def stock_section(session: Session, scope: Scope, stock: StockPolicy) -> Section:
     where = _device_filter(scope)
     by_group = session.execute(
         select(LOCATIONS.c.code, DEVICES.c.kind, DEVICES.c.status, func.count())
@@ -256,17 +269,6 @@ def stock_section(session: Session, scope: Scope, low_stock_threshold: int) -> S
         by_location.setdefault(code, dict.fromkeys(statuses, 0))[status] += count
         by_location_kind.setdefault((code, kind), dict.fromkeys(statuses, 0))[status] += count
 
-    horizon = scope.today + timedelta(days=PLAN_WARNING_DAYS)
-    plans = session.execute(
-        select(func.sum(case((and_(DEVICES.c.plan_ends_on >= scope.today,
-                                   DEVICES.c.plan_ends_on <= horizon,
-                                   DEVICES.c.status.not_in(OUT_OF_STOCK)), 1), else_=0)),
-               func.sum(case((and_(DEVICES.c.plan_ends_on < scope.today,
-                                   DEVICES.c.status == DeviceStatus.on_loan.value), 1),
-                             else_=0)))
-        .where(DEVICES.c.kind.in_(PLAN_KINDS), DEVICES.c.plan_ends_on.is_not(None), *where)
-    ).one()
-
     # A device waits for a wipe from when its last loan (the highest id) ended: one index
     # look-up per waiting device, never a pass over every loan.
     last_ended = (select(func.coalesce(LOANS.c.found_at, LOANS.c.returned_at))
@@ -276,17 +278,26 @@ def stock_section(session: Session, scope: Scope, low_stock_threshold: int) -> S
         select(func.min(last_ended))
         .where(DEVICES.c.status == DeviceStatus.awaiting_wipe.value, *where))
 
-    value, unpriced = session.execute(
-        select(func.sum(DEVICES.c.purchase_cost_pence),
-               func.sum(case((DEVICES.c.purchase_cost_pence.is_(None), 1), else_=0)))
-        .where(DEVICES.c.status.not_in(OUT_OF_STOCK), *where)).one()
-
-    # Where devices came from, and what each source's devices did in the period: so that
-    # donors and partners can be told what their gift did.
+    # One pass over the devices for the stock value and the data plans ending soon, or
+    # ended on loan; and, from an index, the devices by where they came from (so that donors
+    # and partners can be told what their gift did), held and on loan.
     held = DEVICES.c.status.not_in(OUT_OF_STOCK)
+    on_loan = DEVICES.c.status == DeviceStatus.on_loan.value
+    horizon = scope.today + timedelta(days=PLAN_WARNING_DAYS)
+    with_plan = and_(DEVICES.c.kind.in_(PLAN_KINDS), DEVICES.c.plan_ends_on.is_not(None))
+
+    def count_when(*conditions: ColumnElement) -> ColumnElement:
+        return func.sum(case((and_(*conditions), 1), else_=0))
+
+    value, unpriced, *plans = session.execute(
+        select(func.sum(case((held, DEVICES.c.purchase_cost_pence), else_=None)),
+               count_when(held, DEVICES.c.purchase_cost_pence.is_(None)),
+               count_when(with_plan, DEVICES.c.plan_ends_on >= scope.today,
+                          DEVICES.c.plan_ends_on <= horizon, held),
+               count_when(with_plan, DEVICES.c.plan_ends_on < scope.today, on_loan))
+        .where(*where)).one()
     devices_by_source = session.execute(
-        select(DEVICES.c.source, DEVICES.c.source_name, func.sum(case((held, 1), else_=0)),
-               func.sum(case((DEVICES.c.status == DeviceStatus.on_loan.value, 1), else_=0)))
+        select(DEVICES.c.source, DEVICES.c.source_name, count_when(held), count_when(on_loan))
         .where(*where).group_by(DEVICES.c.source, DEVICES.c.source_name)).all()
     loans_by_source = dict(((source, name), int(n)) for source, name, n in session.execute(
         select(DEVICES.c.source, DEVICES.c.source_name, func.count())
@@ -302,10 +313,11 @@ def stock_section(session: Session, scope: Scope, low_stock_threshold: int) -> S
         .select_from(PLAN_CHANGES.join(DEVICES, DEVICES.c.id == PLAN_CHANGES.c.device_id))
         .where(_between(PLAN_CHANGES.c.recorded_at, scope.start, scope.end), *where))
 
-    low = [[code, kind, counts[DeviceStatus.available.value], low_stock_threshold]
+    low = [[code, kind, counts[DeviceStatus.available.value], stock.threshold(kind)]
            for (code, kind), counts in sorted(by_location_kind.items())
-           if counts[DeviceStatus.available.value] < low_stock_threshold
+           if counts[DeviceStatus.available.value] < stock.threshold(kind)
            and sum(counts[s] for s in statuses if s not in OUT_OF_STOCK) > 0]
+    thresholds = _thresholds_line(stock)
 
     figures = [
         figure("devices_in_stock", "Devices held",
@@ -332,8 +344,8 @@ def stock_section(session: Session, scope: Scope, low_stock_threshold: int) -> S
         figure("on_loan_past_plan_end", "On loan past their plan's end", int(plans[1] or 0),
                "count", "SIMs and hotspots on loan whose data plan ended before today."),
         figure("low_stock_pairs", "Low stock (location and kind)", len(low), "count",
-               f"Locations and kinds holding devices but fewer than {low_stock_threshold} "
-               "available."),
+               f"Locations and kinds holding devices but fewer available than the policy's "
+               f"threshold ({thresholds})."),
         figure("stock_value", "Stock value", int(value or 0), "pence",
                "Sum of purchase costs of devices not lost or retired."),
         figure("stock_without_cost", "Devices with no purchase cost", int(unpriced or 0),
@@ -353,8 +365,8 @@ def stock_section(session: Session, scope: Scope, low_stock_threshold: int) -> S
               columns=["location", "kind", "status", "devices"],
               rows=[list(row) for row in by_group]),
         Table(key="low_stock", title="Low stock",
-              definition=f"Location and kind pairs with fewer than {low_stock_threshold} "
-              "devices available (the threshold is LENDING_LOW_STOCK_THRESHOLD).",
+              definition=f"Location and kind pairs with fewer devices available than the "
+              f"threshold in the policy file's [stock] table ({thresholds}).",
               columns=["location", "kind", "available", "threshold"], rows=low),
         Table(key="stock_by_source", title="Devices and loans by source",
               definition="Devices by where they came from (" + ", ".join(
@@ -503,21 +515,25 @@ def inclusion_section(session: Session, scope: Scope) -> Section:
 
     # Outcomes: loans returned in the period with what they helped with recorded, by each
     # of their purposes: helped with that purpose, or not.
-    returned = [_between(LOANS.c.returned_at, scope.start, scope.end), *where,
-                LOANS.c.helped_with.is_not(None)]
-    helped = session.execute(
-        select(purpose, func.count()).select_from(source.join(purposes, true()))
-        .where(*returned).group_by(purpose)).all()
-    asked_by = {name: int(n) for name, n in helped}
-    outcomes, outcome = _json_items(session, LOANS.c.helped_with)
-    matched = session.execute(
-        select(purpose, func.count()).select_from(
-            source.join(purposes, true()).join(outcomes, true()))
-        .where(*returned, outcome == purpose).group_by(purpose)).all()
-    helped_by = {name: int(n) for name, n in matched}
-    nothing = session.scalar(
-        select(func.count()).select_from(source.join(outcomes, true()))
-        .where(*returned, outcome == NOTHING))
+    # Those loans are read once (MATERIALIZED), and three counts made of them in one
+    # statement: by purpose, helped with that purpose, and helped with nothing.
+    back = (select(LOANS.c.purposes, LOANS.c.helped_with).select_from(source)
+            .where(_between(LOANS.c.returned_at, scope.start, scope.end), *where,
+                   LOANS.c.helped_with.is_not(None))
+            .cte("back").prefix_with("MATERIALIZED"))
+    back_purposes, back_purpose = _json_items(session, back.c.purposes)
+    outcomes, outcome = _json_items(session, back.c.helped_with)
+    counted = session.execute(union_all(
+        select(literal_column("'asked'"), back_purpose, func.count())
+        .select_from(back.join(back_purposes, true())).group_by(back_purpose),
+        select(literal_column("'helped'"), back_purpose, func.count())
+        .select_from(back.join(back_purposes, true()).join(outcomes, true()))
+        .where(outcome == back_purpose).group_by(back_purpose),
+        select(literal_column("'nothing'"), literal_column(f"'{NOTHING}'"), func.count())
+        .select_from(back.join(outcomes, true())).where(outcome == NOTHING))).all()
+    asked_by = {name: int(n) for what, name, n in counted if what == "asked"}
+    helped_by = {name: int(n) for what, name, n in counted if what == "helped"}
+    nothing = sum(int(n) for what, _, n in counted if what == "nothing")
 
     answered = [_between(LOANS.c.survey_answered_at, scope.start, scope.end), *where,
                 LOANS.c.survey_answer.is_not(None)]
@@ -823,8 +839,7 @@ def vouchers_section(session: Session, scope: Scope) -> Section:
 # --- the report ------------------------------------------------------------------------------
 
 
-def build_stock_report(session: Session, scope: Scope, low_stock_threshold: int
-                       ) -> StockReport:
+def build_stock_report(session: Session, scope: Scope, stock: StockPolicy) -> StockReport:
     """Every figure of the manager's report, for one period and location."""
     period = ReportPeriod(date_from=scope.date_from, date_to=scope.date_to,
                           location=scope.location.code if scope.location else None,
@@ -832,7 +847,7 @@ def build_stock_report(session: Session, scope: Scope, low_stock_threshold: int
                           timezone=str(scope.zone))
     return StockReport(
         title="Stock and outcomes report", period=period,
-        sections=[stock_section(session, scope, low_stock_threshold),
+        sections=[stock_section(session, scope, stock),
                   loans_section(session, scope), inclusion_section(session, scope),
                   access_section(session, scope), vouchers_section(session, scope),
                   sms_section(session, scope)])

@@ -44,6 +44,8 @@ POST /d/{asset_tag:str}/edit staff
 POST /recipients/{recipient_id:int}/edit staff
 POST /messages/replies/read manager
 POST /waitlist/{request_id:int} manager
+GET /api/v1/reports manager
+GET /api/v1/reports/{name:str} manager
 GET /api/v1/reports/stock manager
 GET /api/v1/reports/stock.csv manager
 GET /api/v1/reports/stock.pdf manager

@@ -30,6 +30,7 @@ def test_the_in_process_scheduler_runs_with_the_app_and_stops_with_it(settings, 
 def test_the_jobs_are_registered_and_run(engine, settings):
     scheduler = add_jobs(BackgroundScheduler(), engine, settings)
     assert [job.id for job in scheduler.get_jobs()] == ["waitlist-offers", "retention",
-                                                        "text-messages", "voucher-expiry"]
+                                                        "text-messages", "voucher-expiry",
+                                                        "weekly-report"]
     pass_on_expired_offers(engine)  # nothing waiting: runs cleanly on an empty database
     apply_retention(engine, settings.retention_months)

@@ -358,8 +358,10 @@ _IMPORTED_FIELDS = frozenset(IMPORT_COLUMNS) - {"asset_tag"}
 def _stored_names(fields: frozenset[str]) -> tuple[tuple[str, ...], Callable[[Any], Any]]:
     """The fields a device's row takes as they are, and a getter of their values."""
     names = tuple(sorted(fields - {"location"}))
-    get = itemgetter(*names) if len(names) > 1 else (lambda given: (given[names[0]],))
-    return names, get
+    if len(names) > 1:
+        return names, itemgetter(*names)
+    # itemgetter of one name gives the value, not a tuple; of none, it cannot be made.
+    return names, (lambda given: tuple(given[name] for name in names))
 
 
 def _device_values(data: DeviceCreate | DeviceUpdate, fields: frozenset[str]

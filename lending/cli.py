@@ -350,19 +350,10 @@ def report_stock(output: Path, location: str | None, date_from, date_to) -> None
 def report_weekly(moment: str | None) -> None:
     """Write the weekly report (the seven days before --now's date) into the reports folder,
     replacing one already there for those days."""
-    from datetime import datetime
-
     from lending.scheduler import weekly_report_job
 
     settings = get_settings()
-    now = None
-    if moment:
-        try:
-            now = datetime.fromisoformat(moment)
-        except ValueError as error:
-            raise UserError(f"--now: {moment!r} is not an ISO 8601 time") from error
-        if now.tzinfo is None:
-            now = now.replace(tzinfo=settings.zone)
+    now = _moment(moment) if moment else None
     try:
         stored = weekly_report_job(_engine(), settings, replace=True)(now)
     except OSError as error:
@@ -399,19 +390,10 @@ def reminders() -> None:
               "without an offset it is read in LENDING_TIMEZONE.")
 def reminders_run(moment: str | None) -> None:
     """One pass: queue every text due at --now, then send what is queued and due."""
-    from datetime import datetime
-
     from lending.scheduler import text_messages_job
 
     settings = get_settings()
-    now = None
-    if moment:
-        try:
-            now = datetime.fromisoformat(moment)
-        except ValueError as error:
-            raise UserError(f"--now: {moment!r} is not an ISO 8601 time") from error
-        if now.tzinfo is None:
-            now = now.replace(tzinfo=settings.zone)
+    now = _moment(moment) if moment else None
     report = text_messages_job(_engine(), settings)(now)
     if report is None:
         raise UserError("another instance is sending texts right now; try again shortly")

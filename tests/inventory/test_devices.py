@@ -150,6 +150,17 @@ def test_update_changes_only_what_is_sent(client, staff, office):
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "condition"
 
 
+def test_an_update_of_nothing_or_only_the_office_changes_nothing_else(client, staff, office):
+    """Schemathesis found `{}` made a 500: no field, or only `location`, leaves none to copy."""
+    tag = new_device(client, staff, notes="boxed").json()["asset_tag"]
+    same = client.patch(f"/api/v1/devices/{tag}", json={}, headers=staff)
+    assert same.status_code == 200, same.text
+    assert same.json()["notes"] == "boxed"
+    moved = client.patch(f"/api/v1/devices/{tag}", json={"location": "LDN"}, headers=staff)
+    assert moved.status_code == 200, moved.text
+    assert (moved.json()["location"], moved.json()["notes"]) == ("LDN", "boxed")
+
+
 def test_illegal_status_change_is_409_naming_the_allowed_ones(client, staff, office):
     tag = new_device(client, staff).json()["asset_tag"]
     retire = client.post(f"/api/v1/devices/{tag}/status", json={"status": "retired"},

@@ -194,31 +194,38 @@ def test_a_waitlist_offer_is_texted(client, staff, engine, office):
     assert "tablet" in row.body and "kept for you" in row.body
 
 
+def sweeps_and_dispatchers_at_once(engine, standin, now) -> list:
+    """Two sweeps and two dispatchers (five passes each) started together in threads; the
+    dispatchers' providers are returned, still open."""
+    start = threading.Barrier(4)
+    errors = []
+
+    def work(action):
+        try:
+            start.wait()
+            action()
+        except Exception as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    providers = [notify_for(standin), notify_for(standin)]
+    jobs = [lambda: messages.sweep(engine, TIMING, now=now)] * 2 + [
+        (lambda p=p: [messages.dispatch(engine, p, TIMING, now=now) for _ in range(5)])
+        for p in providers]
+    threads = [threading.Thread(target=work, args=(job,)) for job in jobs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    return providers
+
+
 def test_two_sweeps_and_two_dispatchers_at_once_send_each_text_once(
         client, staff, engine, office):
     loans = [lend(client, staff) for _ in range(12)]
     now = moment(date.today())
     with NotifyStandIn() as standin:
-        start = threading.Barrier(4)
-        errors = []
-
-        def work(action):
-            try:
-                start.wait()
-                action()
-            except Exception as error:  # noqa: BLE001 - reported below
-                errors.append(error)
-
-        providers = [notify_for(standin), notify_for(standin)]
-        jobs = [lambda: messages.sweep(engine, TIMING, now=now)] * 2 + [
-            (lambda p=p: [messages.dispatch(engine, p, TIMING, now=now) for _ in range(5)])
-            for p in providers]
-        threads = [threading.Thread(target=work, args=(job,)) for job in jobs]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        assert errors == []
+        providers = sweeps_and_dispatchers_at_once(engine, standin, now)
         messages.dispatch(engine, providers[0], TIMING, now=now)
         assert standin.problems == []
         sent_to = sorted(item["to"] for item in standin.accepted)

@@ -2,11 +2,17 @@
 `lending.messages.run_once` (what the scheduler and `lending reminders run` do) against the
 local Notify stand-in, when the provider fails for a while and when passes run at once."""
 
-import threading
 from datetime import date, timedelta
 
 from lending.messages import service as messages
-from tests.lending.test_messages import TIMING, lend, moment, office, outbox  # noqa: F401
+from tests.lending.test_messages import (  # noqa: F401
+    TIMING,
+    lend,
+    moment,
+    office,
+    outbox,
+    sweeps_and_dispatchers_at_once,
+)
 from tests.notifications.conftest import notify_for
 from tests.notifications.standins import Answer, NotifyStandIn
 
@@ -73,26 +79,7 @@ def test_two_sweeps_and_two_dispatchers_at_once_send_each_reminder_once(
     now = reminder_day(loans[0])
     assert len({loan["due_on"] for loan in loans}) == 1
     with NotifyStandIn() as standin:
-        start = threading.Barrier(4)
-        errors = []
-
-        def work(action):
-            try:
-                start.wait()
-                action()
-            except Exception as error:  # noqa: BLE001 - reported below
-                errors.append(error)
-
-        providers = [notify_for(standin), notify_for(standin)]
-        jobs = [lambda: messages.sweep(engine, TIMING, now=now)] * 2 + [
-            (lambda p=p: [messages.dispatch(engine, p, TIMING, now=now) for _ in range(5)])
-            for p in providers]
-        threads = [threading.Thread(target=work, args=(job,)) for job in jobs]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        assert errors == []
+        providers = sweeps_and_dispatchers_at_once(engine, standin, now)
         # The sweep run twice more, and a last pass: nothing new, nothing again.
         for _ in range(2):
             assert messages.run_once(engine, providers[0], TIMING, now=now).sweep.total == 0

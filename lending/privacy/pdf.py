@@ -17,6 +17,8 @@ SECTIONS = (
      ("decided_at", "kind", "outcome", "reasons", "override_reason")),
     ("loans", "Loans", ("issued_at", "asset_tag", "kind", "status", "due_on", "returned_at")),
     ("waitlist_requests", "Waiting-list requests", ("requested_at", "kind", "status", "notes")),
+    ("vouchers", "Data vouchers given to you",
+     ("issued_at", "network", "data_gb", "expires_on", "code")),
     ("messages", "Text messages we sent you",
      ("created_at", "sent_at", "kind", "status", "to", "body")),
     ("replies", "Text messages you sent us", ("received_at", "from_number", "body")),

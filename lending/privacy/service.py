@@ -27,6 +27,7 @@ from lending.loans.models import Loan, LoanStatus
 from lending.loans.service import loans_of
 from lending.recipients.models import Recipient, RecipientStatus
 from lending.recipients.service import get_recipient, recipient_row
+from lending.vouchers.service import vouchers_given_to
 from lending.waitlist.models import OPEN_STATUSES, WaitlistRequest
 from lending.waitlist.service import requests_of
 from notifications import service as outbox
@@ -190,6 +191,8 @@ def _sections(session: Session, recipient_id: int, today: date
             session, recipient_id, today, limit=limit, offset=offset))),
         ("waitlist_requests", lambda: _paged(lambda limit, offset: requests_of(
             session, recipient_id, limit=limit, offset=offset))),
+        ("vouchers", lambda: _paged(lambda limit, offset: vouchers_given_to(
+            session, recipient_id, limit=limit, offset=offset))),
         ("messages", lambda: _paged(messages)),
         ("replies", lambda: _paged(replies)),
         ("audit_entries", lambda: _audit_of(session, recipient_id)),
@@ -213,7 +216,8 @@ class SubjectAccess:
 
 def start_export(session: Session, recipient_id: int, today: date) -> SubjectAccess:
     """Everything held about one person (UK GDPR art. 15): the record and answers, their
-    decisions with reasons, loans, waitlist requests, the texts we sent them (with their
+    decisions with reasons, loans, waitlist requests, the data vouchers given to them
+    (with their codes), the texts we sent them (with their
     wording), the texts they sent us, and the audit entries about them; no list is
     capped, and each is read a page at a time as it is written out, so memory does not
     grow with the record. The export is written to the audit log first, in its own

@@ -317,6 +317,20 @@ def vouchers_of(session: Session, recipient_id: int) -> list[dict[str, Any]]:
     return [dict(row._mapping) for row in rows]
 
 
+def vouchers_given_to(session: Session, recipient_id: int, limit: int = 500, offset: int = 0
+                      ) -> list[dict[str, Any]]:
+    """The vouchers given to a recipient, oldest first, with their codes: for their own
+    subject-access export, the one place a code is shown again after the text or slip that
+    gave it. The codes open with the service's secret, which `lending.db.session_for` puts
+    in the session."""
+    codes = code_box(session.info["secret_key"])
+    given = session.scalars(
+        select(Voucher).where(Voucher.recipient_id == recipient_id)
+        .order_by(Voucher.issued_at, Voucher.id).limit(limit).offset(offset)).all()
+    return [{**voucher_row(voucher), "code": codes.decrypt(voucher.code_ciphertext)}
+            for voucher in given]
+
+
 def voucher_row(voucher: Voucher) -> dict[str, Any]:
     return {"id": voucher.id, "network": voucher.network, "data_gb": voucher.data_gb,
             "expires_on": voucher.expires_on, "issued_at": voucher.issued_at,

@@ -16,6 +16,7 @@ from notifications.models import Message
 from notifications.providers import LogProvider
 from notifications.service import dispatch
 from tests.lending.test_loans_helpers import API, make_recipient
+from tests.lending.test_reports import pdf_text
 
 FUTURE = (date.today() + timedelta(days=60)).isoformat()
 SOON = (date.today() + timedelta(days=10)).isoformat()
@@ -154,6 +155,21 @@ def test_giving_data_texts_the_code_exactly_once(client, office, manager, staff,
     with caplog.at_level(logging.DEBUG):
         report = dispatch(engine, LogProvider())
     assert "SOONER001" not in caplog.text and "code: [code]" in caplog.text, report
+
+
+def test_only_the_recipients_own_export_holds_their_code(client, office, manager, staff):
+    stock_up(client, manager, codes=["THEIRS001"])
+    person = make_recipient(client, staff, mobile="07911123452")
+    other = make_recipient(client, staff, mobile="07911123453")
+    assert give(client, staff, person).status_code == 201
+    export = client.get(f"{API}/recipients/{person}/export", headers=manager).json()
+    [voucher] = export["vouchers"]
+    assert (voucher["code"], voucher["network"], voucher["delivery"]) == ("THEIRS001", "EE",
+                                                                        "sms")
+    pdf = client.get(f"{API}/recipients/{person}/export.pdf", headers=manager)
+    assert "THEIRS001" in "\n".join(pdf_text(pdf.content))
+    theirs_not = client.get(f"{API}/recipients/{other}/export", headers=manager)
+    assert theirs_not.json()["vouchers"] == [] and "THEIRS001" not in theirs_not.text
 
 
 def test_a_printed_slip_shows_the_code_once_and_audits_the_reveal(client, office, manager,

@@ -2,7 +2,8 @@
 
 Every figure is counted by the database (GROUP BY, conditional sums, percentiles); Python
 only arranges the few aggregate rows that come back. A report reads models from inventory,
-loans, recipients and the waitlist; nothing below this layer imports it.
+loans, recipients and the waitlist, and each office's last stocktake from the stocktakes
+service; nothing below this layer imports it.
 
 Periods are local dates in the service's time zone, turned into UTC instants once here.
 """
@@ -38,6 +39,7 @@ from lending.decisions.models import EligibilityDecision
 from lending.loans.models import NOTHING, Loan, LoanStatus, Purpose
 from lending.recipients.models import Recipient
 from lending.reports.schemas import Figure, ReportPeriod, Section, StockReport, Table, Unit
+from lending.stocktakes.service import last_stocktakes
 from lending.vouchers.models import Voucher, VoucherStatus
 from lending.waitlist.models import OPEN_STATUSES, RequestStatus, WaitlistRequest
 from notifications.models import ErrorCode, Message, MessageStatus, Reply
@@ -374,8 +376,29 @@ def stock_section(session: Session, scope: Scope, stock: StockPolicy) -> Section
               "lost or retired), on loan today, and loans of them issued in the period.",
               columns=["source", "from", "held", "on_loan", "loans_issued"],
               rows=by_source),
+        last_stocktake_table(session, scope),
     ]
     return Section(key="stock", title="Stock", figures=figures, tables=tables)
+
+
+STOCKTAKE_RESULT = ("expected", "found", "missing", "unexpected", "on_loan")
+
+
+def last_stocktake_table(session: Session, scope: Scope) -> Table:
+    """Each office's last closed stocktake (one query): the local date it closed, or
+    "never", its number and its result as kept at closing. Counts only: who closed it is on
+    the stocktake's own page, as names are nowhere in the report."""
+    rows: list[list[str | int | None]] = []
+    for entry in last_stocktakes(session, scope.location_id, scope.zone):
+        counts = entry["counts"] or {}
+        rows.append([entry["location"],
+                     entry["closed_on"].isoformat() if entry["closed_on"] else "never",
+                     entry["stocktake_id"], *[counts.get(key) for key in STOCKTAKE_RESULT]])
+    return Table(key="last_stocktake", title="Last stocktake by office",
+                 definition="Each office's last closed stocktake: the day it closed (never if "
+                 "none has), its number, and its result: devices expected on the shelf, found, "
+                 "missing, unexpected (scanned but not expected) and, apart, on loan.",
+                 columns=["location", "closed_on", "stocktake", *STOCKTAKE_RESULT], rows=rows)
 
 
 # --- loans -----------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ LOANS = 1_000_000
 RECIPIENTS = 50_000
 LOCATIONS = 10
 DECISIONS = 200_000
+STOCKTAKES = 200  # closed counts, spread over the offices
 DAYS = 730  # the loans are spread over two years, ending today
 
 
@@ -122,6 +123,10 @@ def seed(engine) -> None:
         f"{json.format(repr('{}'))}, true, {at(f'i * {DAYS * 86400 // DECISIONS}')}, "
         f"'bench', CASE WHEN i % 97 = 2 THEN 'override' ELSE 'issue' END "
         f"FROM {numbers(pg, DECISIONS)}",
+        f"INSERT INTO stocktakes (location_id, status, started_at, started_by, closed_at, "
+        f"closed_by, expected, found, missing, unexpected, on_loan) SELECT "
+        f"1 + i % {LOCATIONS}, 'closed', {at('i * 86400')}, 'bench', "
+        f"{at('i * 86400 + 3600')}, 'bench', 100, 95, 5, 1, 20 FROM {numbers(pg, STOCKTAKES)}",
     ]
     with engine.begin() as connection:
         for statement in statements:
@@ -200,8 +205,9 @@ def floor_queries(pg: bool) -> list[str]:
         "l WHERE l.issued_at >= :m0 AND l.issued_at < :m12) AS m) AS r WHERE rank IN "
         "((n + 1) / 2, (n + 2) / 2) GROUP BY month",
     ]
-    # Where devices came from, the data spend, purposes, outcomes and the survey, vouchers and
-    # texts: the same figures the report gives, so that the floor does all of its work.
+    # Where devices came from, the data spend, purposes, outcomes and the survey, vouchers,
+    # texts and each office's last stocktake: the same figures the report gives, so that
+    # the floor does all of its work.
     items = ("json_array_elements_text({}) AS {}(value)" if pg else "json_each({}) AS {}")
     back = ("WITH b AS MATERIALIZED (SELECT purposes, helped_with FROM loans WHERE "
             "returned_at >= :start AND returned_at < :end AND helped_with IS NOT NULL) ")
@@ -232,6 +238,10 @@ def floor_queries(pg: bool) -> list[str]:
         "SELECT sum(CASE WHEN status = 'delivered' THEN 1 ELSE 0 END), count(*) FROM outbox "
         "WHERE sent_at >= :start AND sent_at < :end",
         "SELECT count(*) FROM inbox WHERE received_at >= :start AND received_at < :end",
+        "SELECT l.code, s.closed_at, s.id, s.expected, s.found, s.missing, s.unexpected, "
+        "s.on_loan FROM locations l LEFT JOIN stocktakes s ON s.id = (SELECT t.id FROM "
+        "stocktakes t WHERE t.location_id = l.id AND t.status = 'closed' ORDER BY "
+        "t.closed_at DESC, t.id DESC LIMIT 1) ORDER BY l.code",
     ]
     returned = ("FROM loans WHERE returned_at >= :start AND returned_at < :end AND status = "
                 "'returned'")
@@ -314,5 +324,7 @@ def test_stock_report_at_a_million_loans(engine, client, database_url):
           f"{peak / 2**20:.1f} MiB (goal <= 300 MB)")
     figures = {f.key: f.value for s in report.sections for f in s.figures}
     assert figures["issued"] > 30_000 and figures["active_loans"] > 20_000
+    counted = report.table("last_stocktake").rows
+    assert len(counted) == LOCATIONS and all(row[1] != "never" for row in counted)
     assert json_seconds <= 1.0 and ratio <= 2.0
     assert pdf_seconds <= 3.0 and peak <= 300 * 10**6

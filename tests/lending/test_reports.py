@@ -17,6 +17,7 @@ from lending.decisions.models import EligibilityDecision
 from lending.loans.models import Loan
 from lending.recipients.models import Recipient
 from lending.reports import service
+from lending.stocktakes.models import Stocktake
 from lending.waitlist.models import WaitlistRequest
 
 API = "/api/v1/reports"
@@ -30,6 +31,7 @@ class Data:
         self.session, self.zone = session, settings.zone
         self.today = settings.today()
         self.tags = 0
+        self.last_count: int | None = None  # London's last closed stocktake
 
     def at(self, days_ago: int) -> datetime:
         """Noon (local) on a day relative to today, in UTC."""
@@ -76,6 +78,19 @@ class Data:
             reasons=[{"code": code, "message": code} for code in codes],
             policy_version="test", decided_at=self.at(days_ago), decided_by="test",
             purpose=purpose))
+
+    def stocktake(self, location, started, closed=None, result=(0, 0, 0, 0, 0)) -> Stocktake:
+        """A count of an office, closed `closed` days ago with its result (expected, found,
+        missing, unexpected, on loan), or left open."""
+        expected, found, missing, unexpected, on_loan = result
+        return self.add(Stocktake(
+            location_id=location.id, status="open" if closed is None else "closed",
+            started_at=self.at(started), started_by="counter@example.org",
+            closed_at=None if closed is None else self.at(closed),
+            closed_by=None if closed is None else "closer@example.org",
+            **({} if closed is None else {"expected": expected, "found": found,
+                                          "missing": missing, "unexpected": unexpected,
+                                          "on_loan": on_loan})))
 
 
 @pytest.fixture
@@ -124,6 +139,11 @@ def build_world(engine, settings) -> Data:
         data.decision(r3, "ineligible", ["overdue_loan", "kind_limit_reached"], 5)
         data.decision(r3, "ineligible", ["device_restriction"], 40)
         data.decision(r4, "needs_review", ["recent_loss", "need_shown"], 2, "override")
+        # London counted twice (the later count shows) and counting again now; Manchester
+        # never.
+        data.stocktake(ldn, started=41, closed=40, result=(6, 4, 2, 0, 1))
+        data.last_count = data.stocktake(ldn, started=5, closed=5, result=(4, 3, 1, 1, 2)).id
+        data.stocktake(ldn, started=0)
         session.commit()
         return data
 
@@ -182,6 +202,31 @@ def test_every_figure_is_the_one_worked_out_by_hand(client, manager, world):
             if r[1] is not None} == expected_waits
     assert all(f["definition"] for s in body["sections"] for f in s["figures"])
     assert "Someone" not in response.text  # counts, never names
+
+
+def test_the_last_stocktake_of_each_office(client, manager, world):
+    body = client.get(f"{API}/stock", headers=manager).json()
+    table = tables(body)["last_stocktake"]
+    assert table["columns"] == ["location", "closed_on", "stocktake", "expected", "found",
+                                "missing", "unexpected", "on_loan"]
+    later, number = world.day(5).isoformat(), world.last_count
+    assert table["rows"] == [["LDN", later, number, 4, 3, 1, 1, 2],
+                             ["MAN", "never", None, None, None, None, None, None]]
+    assert table["definition"]
+    # Counts only: neither who counted nor who closed is in any format.
+    csv_text = client.get(f"{API}/stock.csv", headers=manager).text
+    pdf = " ".join(" ".join(pdf_text(client.get(f"{API}/stock.pdf", headers=manager).content))
+                   .split())
+    for text in (str(body), csv_text, pdf):
+        assert "closer@example.org" not in text and "counter@example.org" not in text
+    assert "Last stocktake by office" in pdf
+    assert f"LDN {later} {number} 4 3 1 1 2" in pdf and "MAN never" in pdf
+    assert f"LDN,{later},{number},4,3,1,1,2" in csv_text and "MAN,never,,,,,," in csv_text
+    narrowed = client.get(f"{API}/stock", params={"location": "man"}, headers=manager).json()
+    assert tables(narrowed)["last_stocktake"]["rows"] == [
+        ["MAN", "never", None, None, None, None, None, None]]
+    london = client.get(f"{API}/stock", params={"location": "LDN"}, headers=manager).json()
+    assert tables(london)["last_stocktake"]["rows"] == [["LDN", later, number, 4, 3, 1, 1, 2]]
 
 
 def test_a_location_and_a_period_narrow_the_figures(client, manager, world):
@@ -320,6 +365,8 @@ def test_the_reports_page_for_managers(client, engine, world):
     assert "Stock by location, kind and status" in html and "£1,020.00" in html
     assert "/api/v1/reports/stock.pdf?from=" in html and "location=LDN" in html
     assert 'href="/reports"' in html and "Someone" not in html
+    assert "Last stocktake by office" in html and world.day(5).isoformat() in html
+    assert "closer@example.org" not in html
     bad = client.get("/reports", params={"date_from": "yesterday"})
     assert bad.status_code == 422 and "Start date must be a real date" in bad.text
     typed = client.get("/reports", params={"date_from-day": "31", "date_from-month": "2",

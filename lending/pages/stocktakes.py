@@ -119,8 +119,7 @@ class StocktakePages(Controller):
         """A label the camera read (or a tag typed under it), counted like the scan box's;
         the camera page comes back with the answer and starts looking again."""
         answer = self._count(db_session, stocktake_id, data)
-        return self._camera_page(request, db_session, stocktake_id, answer=answer,
-                                 read=str(data.get("tag", "")).strip()[:200])
+        return self._camera_page(request, db_session, stocktake_id, answer=answer)
 
     @post("/stocktakes/{stocktake_id:int}/close", sync_to_thread=True)
     def close(self, request: Request, db_session: DbSession,

@@ -1,6 +1,8 @@
 """Stocktakes: start a count for an office, scan its shelf, close it and settle what is
 missing. The scan box works like the desk's: a USB scanner types the tag and Enter, and
-the page answers at once, green, amber or red, with the box ready for the next scan."""
+the page answers at once, green, amber or red, with the box ready for the next scan. The
+camera page counts the same way: each label a phone's camera reads is posted as a count,
+and the page comes back with the answer and the camera looking for the next label."""
 
 from typing import Any
 
@@ -81,19 +83,43 @@ class StocktakePages(Controller):
                   stocktake_id: FromPath[int]) -> Response:
         return self._stocktake_page(request, db_session, stocktake_id)
 
+    @staticmethod
+    def _count(db_session: Session, stocktake_id: int, data: Form) -> dict[str, Any]:
+        """One scan, from the scan box or the camera, counted by the stocktakes service."""
+        tag = str(data.get("tag", "")).strip()
+        if not tag:
+            return {"tone": "red", "message": "Scan or type a tag first."}
+        try:
+            return stocktakes.record_scan(db_session, stocktake_id, tag[:200])
+        except (NotFound, Conflict) as error:
+            db_session.rollback()
+            return {"tone": "red", "message": error.message}
+
     @post("/stocktakes/{stocktake_id:int}/scan", sync_to_thread=True, status_code=200)
     def scan(self, request: Request, db_session: DbSession, stocktake_id: FromPath[int], data: Form
              ) -> Response:
-        tag = str(data.get("tag", "")).strip()
-        if not tag:
-            answer = {"tone": "red", "message": "Scan or type a tag first."}
-        else:
-            try:
-                answer = stocktakes.record_scan(db_session, stocktake_id, tag[:200])
-            except (NotFound, Conflict) as error:
-                db_session.rollback()
-                answer = {"tone": "red", "message": error.message}
+        answer = self._count(db_session, stocktake_id, data)
         return self._stocktake_page(request, db_session, stocktake_id, answer=answer)
+
+    def _camera_page(self, request: Request, db_session: Session, stocktake_id: int,
+                     **context: Any) -> Response:
+        stocktake = stocktakes.get_stocktake(db_session, stocktake_id)
+        return render(request, "stocktake_camera.html",
+                      stocktake=stocktakes.stocktake_row(db_session, stocktake), **context)
+
+    @get("/stocktakes/{stocktake_id:int}/camera", sync_to_thread=True)
+    def camera(self, request: Request, db_session: DbSession,
+               stocktake_id: FromPath[int]) -> Response:
+        """The camera in counting mode: each label read is counted into this stocktake."""
+        return self._camera_page(request, db_session, stocktake_id)
+
+    @post("/stocktakes/{stocktake_id:int}/camera", sync_to_thread=True, status_code=200)
+    def camera_count(self, request: Request, db_session: DbSession,
+                     stocktake_id: FromPath[int], data: Form) -> Response:
+        """A label the camera read (or a tag typed under it), counted like the scan box's;
+        the camera page comes back with the answer and starts looking again."""
+        answer = self._count(db_session, stocktake_id, data)
+        return self._camera_page(request, db_session, stocktake_id, answer=answer)
 
     @post("/stocktakes/{stocktake_id:int}/close", sync_to_thread=True)
     def close(self, request: Request, db_session: DbSession,

@@ -54,6 +54,7 @@ GET /api/v1/stocktakes/{stocktake_id:int} staff
 GET /reports manager
 GET /stocktakes staff
 GET /stocktakes/{stocktake_id:int} staff
+GET /stocktakes/{stocktake_id:int}/camera staff
 POST /api/v1/stocktakes staff
 POST /api/v1/stocktakes/{stocktake_id:int}/close staff
 POST /api/v1/stocktakes/{stocktake_id:int}/missing/{asset_tag:str} manager
@@ -61,6 +62,7 @@ POST /api/v1/stocktakes/{stocktake_id:int}/scans staff
 POST /stocktakes staff
 POST /stocktakes/{stocktake_id:int}/close staff
 POST /stocktakes/{stocktake_id:int}/missing/{asset_tag:str} manager
+POST /stocktakes/{stocktake_id:int}/camera staff
 POST /stocktakes/{stocktake_id:int}/scan staff
 GET / staff
 GET /api/v1/audit manager

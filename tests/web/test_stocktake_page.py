@@ -124,3 +124,33 @@ def test_the_scan_box_works_without_javascript(browser: Browser, server, engine,
         expect(page.locator(".govuk-notification-banner")).to_contain_text("1 found, 0 missing")
     finally:
         context.close()
+
+
+def test_the_camera_count_page_is_accessible_and_counts_without_javascript(
+        browser: Browser, page: Page, server, engine, offices, staff_user):
+    """The camera page of a stocktake passes axe with an answer shown; with JavaScript off
+    it is a plain form that counts a typed tag into the same stocktake."""
+    here, away = add_device(engine), add_device(engine, location="MAN")
+    sign_in(page, staff_user)
+    page.goto("/stocktakes")
+    page.get_by_label("Office to count").select_option("LDN")
+    page.get_by_role("button", name="Start or resume a stocktake").click()
+    page.get_by_role("link", name="Count with the camera").click()
+    page.get_by_label("Or type the tag").fill(away)
+    page.get_by_role("button", name="Count it").click()
+    expect(page.locator(".scan-amber")).to_contain_text("belongs to MAN")
+    assert_accessible(page)
+    camera_url = page.url
+
+    context = browser.new_context(bypass_csp=True, base_url=server.url, java_script_enabled=False)
+    plain = context.new_page()
+    try:
+        sign_in(plain, staff_user)
+        plain.goto(camera_url)
+        expect(plain.get_by_role("button", name="Start the camera")).to_be_hidden()
+        plain.get_by_label("Or type the tag").fill(here.replace("-", "").lower())
+        plain.get_by_role("button", name="Count it").click()
+        expect(plain.locator(".scan-green")).to_contain_text(f"{here} counted")
+        expect(plain.locator("main")).to_contain_text("2 devices scanned so far")
+    finally:
+        context.close()

@@ -62,7 +62,10 @@ def test_a_flood_of_bad_sign_ins_does_not_starve_other_requests(database_url, tm
           f"median {statistics.median(busy) * 1000:.0f} ms / max {max(busy) * 1000:.0f} ms "
           f"during 60 bad sign-ins ({flood_seconds:.1f} s)")
     assert busy, "the flood ended before an authenticated request could be timed"
-    assert statistics.median(busy) < 0.5 and max(busy) < 2.0
+    # Starved, a request waited 26 s behind the hashing. The slowest allowed is well short of
+    # that but leaves room for a machine whose other cores are busy with other tests: the
+    # first request can meet 60 connections being accepted at once.
+    assert statistics.median(busy) < 0.5 and max(busy) < 5.0
 
 
 def test_headers_and_the_trusted_proxy(database_url, tmp_path):

@@ -38,18 +38,23 @@ def _run(command: list[str]) -> None:
         raise Invalid(f"{Path(command[0]).name} failed: {first}", "file")
 
 
+def _copy_sqlite(source: sqlite3.Connection, target_path: str | Path) -> None:
+    """Copies the open `source` database page by page into `target_path` (SQLite's online
+    backup API), then closes both."""
+    target = sqlite3.connect(target_path)
+    try:
+        with target:
+            source.backup(target)
+    finally:
+        target.close()
+        source.close()
+
+
 def backup_database(raw_url: str, file: Path) -> None:
     """Writes a copy of the database to `file`, consistent even while the service runs."""
     url = make_url(database_url(raw_url))
     if url.get_backend_name() == "sqlite":
-        source = sqlite3.connect(_sqlite_path(url))
-        target = sqlite3.connect(file)
-        try:
-            with target:
-                source.backup(target)
-        finally:
-            target.close()
-            source.close()
+        _copy_sqlite(sqlite3.connect(_sqlite_path(url)), file)
         return
     _run([_tool("pg_dump"), "--format=custom", "--no-owner", f"--file={file}",
           _libpq_url(url)])
@@ -66,13 +71,7 @@ def restore_database(raw_url: str, file: Path) -> None:
             source.execute("SELECT count(*) FROM sqlite_master").fetchone()
         except sqlite3.DatabaseError as error:
             raise Invalid(f"{file} is not a SQLite backup ({error})", "file") from error
-        target = sqlite3.connect(_sqlite_path(url))
-        try:
-            with target:
-                source.backup(target)
-        finally:
-            target.close()
-            source.close()
+        _copy_sqlite(source, _sqlite_path(url))
         return
     # One transaction: a restore that fails half-way leaves the database as it was.
     _run([_tool("pg_restore"), "--clean", "--if-exists", "--no-owner", "--single-transaction",

@@ -198,6 +198,13 @@ def _no_reminder_today(day_start: datetime):
         Message.created_at >= day_start)
 
 
+def _status_is(status: LoanStatus):
+    """The loan's status as a test no index serves: where a few recent loans are wanted,
+    SQLite would otherwise walk the status index over every active (or returned) loan
+    rather than start from the few the issued_at or returned_at index finds."""
+    return Loan.status.concat("") == status.value
+
+
 def _any(session: Session, query) -> bool:
     return session.scalar(query.limit(1)) is not None
 
@@ -248,7 +255,7 @@ def _selections(session: Session, policy: MessagePolicy, today: date, now: datet
     if Kind.loan_receipt not in policy.off:
         # From the loans issued lately (their index), not from every active loan.
         recent = select(Loan.id).where(Loan.issued_at >= now - EVENT_WINDOW)
-        conditions = [active, Loan.id.in_(recent),
+        conditions = [_status_is(LoanStatus.active), Loan.id.in_(recent),
                       Loan.with_loan_id.is_(None), _not_in_outbox_by_kind(Kind.loan_receipt)]
         yield Kind.loan_receipt, _loan_rows(Kind.loan_receipt, conditions, Loan.due_on,
                                             bundle_rule=False), None
@@ -257,13 +264,13 @@ def _selections(session: Session, policy: MessagePolicy, today: date, now: datet
     returned = select(Loan.id).where(Loan.returned_at >= now - EVENT_WINDOW,
                                      Loan.returned_at <= now)
     if Kind.survey not in policy.off:
-        conditions = [Loan.status == LoanStatus.returned.value, Loan.id.in_(returned),
+        conditions = [_status_is(LoanStatus.returned), Loan.id.in_(returned),
                       Loan.with_loan_id.is_(None), _not_in_outbox_by_kind(Kind.survey),
                       _not_in_outbox_by_kind(Kind.thanks)]
         yield (Kind.survey, _loan_rows(Kind.survey, conditions, Loan.due_on, bundle_rule=False),
                None)
     elif Kind.thanks not in policy.off:
-        conditions = [Loan.status == LoanStatus.returned.value, Loan.id.in_(returned),
+        conditions = [_status_is(LoanStatus.returned), Loan.id.in_(returned),
                       Loan.with_loan_id.is_(None), _not_in_outbox_by_kind(Kind.thanks),
                       _not_in_outbox_by_kind(Kind.survey)]
         yield (Kind.thanks, _loan_rows(Kind.thanks, conditions, Loan.due_on, bundle_rule=False),
@@ -375,16 +382,24 @@ class _SqlWriter:
     # -- the fields, as SQL --
 
     def _first_name(self):
-        trimmed = func.trim(Recipient.name, type_=String)
         if self.sqlite:
-            return func.substr(trimmed, 1, func.instr(trimmed.concat(" "), " ") - 1,
-                               type_=String)
-        return func.split_part(trimmed, " ", 1, type_=String)
+            # Cut from the name as stored: a name with a leading space (the schemas strip
+            # names, so only an old row) fails `_name_is_plain` and is worded in Python.
+            return func.substr(Recipient.name, 1, self._first_space() - 1, type_=String)
+        return func.split_part(func.trim(Recipient.name, type_=String), " ", 1, type_=String)
+
+    def _first_space(self):
+        """Where the first name ends, as SQLite's 1-based position of the first space."""
+        return func.instr(Recipient.name.concat(" "), " ")
 
     def _name_is_plain(self, name):
         if self.sqlite:
-            return and_(name.op("NOT GLOB", is_comparison=True)(literal(f"*[^{_SAFE_NAME}]*")),
-                        func.length(name) <= MAX_NAME)
+            # The whole name is tested, not the first name cut out again: each row is
+            # cheaper, and a name odd only after its first word is worded in Python, to
+            # the same words.
+            return and_(Recipient.name.op("NOT GLOB", is_comparison=True)(
+                            literal(f"*[^{_SAFE_NAME} ]*")),
+                        self._first_space().between(2, MAX_NAME + 1))
         return name.op("~", is_comparison=True)(literal(f"^[{_SAFE_NAME}]{{0,{MAX_NAME}}}$"))
 
     def _field(self, name: str, language: str, days: list[date]):

@@ -2,9 +2,11 @@
 
 The floor is one hand-written `INSERT ... SELECT` that makes the same selection (the same
 joins, date range, bundle rule and "not in the outbox yet" tests) and writes the same rows
-with a placeholder body, timed on the same database in the same run and rolled back. The
-ratio is the whole sweep (every kind's selection, the due_soon reminders written by one
-INSERT ... SELECT worded in SQL, the commit) to that floor; the goal is at most 2x. Peak
+with a placeholder body, timed with its commit on the same database in the same run (the
+sweep must commit what it writes, and on SQLite the commit is where the written pages go
+to disk, a cost a rolled-back floor would leave out). The ratio is the whole sweep (every
+kind's selection, the due_soon reminders written by one INSERT ... SELECT worded in SQL,
+the commit) to that floor; the goal is at most 2x. Peak
 memory (Python allocations, traced) is measured at a tenth of the size too: flat means it
 does not grow with the number of loans.
 
@@ -34,11 +36,14 @@ TIMING = messages.Timing(ZoneInfo("Europe/London"), parse_sending_window("09:00-
 def seed(engine, loans: int, today: date) -> None:
     """`loans` active loans on as many devices, one in ten due in two days (a due_soon
     reminder), the rest due in 10 to 25 days; one recipient per four loans, with mobiles;
-    every loan issued a month ago (no receipts due)."""
+    every loan issued a month ago (no receipts due). Each device has an older loan too,
+    returned two months ago (no survey due): the history a running service keeps, which
+    the sweep must not walk."""
     pg = engine.dialect.name == "postgresql"
     json = "CAST('{}' AS json)" if pg else "'{}'"
     array = "CAST('[]' AS json)" if pg else "'[]'"
     issued = "CAST(:issued AS timestamptz)" if pg else ":issued"
+    long_ago = "CAST(:long_ago AS timestamptz)" if pg else ":long_ago"
     due = ("CAST(:today AS date) + (CASE WHEN i % 10 = 0 THEN 2 ELSE 10 + i % 16 END)" if pg
            else "date(:today, '+' || (CASE WHEN i % 10 = 0 THEN 2 ELSE 10 + i % 16 END) "
                 "|| ' days')")
@@ -63,8 +68,14 @@ def seed(engine, loans: int, today: date) -> None:
         f"return_notes, stolen, lost_notes) SELECT i + 1, i + 1, 1 + i % {recipients}, "
         f"'active', {issued}, 'bench', {due}, 0, {array}, {issued}, {array}, '', false, '' "
         f"FROM {numbers(pg, loans)}",
+        f"INSERT INTO loans (id, device_id, recipient_id, status, issued_at, issued_by, "
+        f"due_on, renewals, accessories, agreement_accepted_at, missing_accessories, "
+        f"return_notes, stolen, lost_notes, returned_at) SELECT {loans} + i + 1, i + 1, "
+        f"1 + i % {recipients}, 'returned', {long_ago}, 'bench', {due}, 0, {array}, "
+        f"{long_ago}, {array}, '', false, '', {long_ago} FROM {numbers(pg, loans)}",
     ]
-    parameters = {"issued": datetime.now(UTC) - timedelta(days=30), "today": today}
+    parameters = {"issued": datetime.now(UTC) - timedelta(days=30), "today": today,
+                  "long_ago": datetime.now(UTC) - timedelta(days=60)}
     with engine.begin() as connection:
         for statement in statements:
             connection.execute(text(statement), parameters)
@@ -110,14 +121,22 @@ def time_floor(engine, now: datetime, today: date) -> tuple[float, int]:
         result = connection.execute(text(floor_sql(pg)), {
             "now": now, "low": today + timedelta(days=1), "high": today + timedelta(days=2),
             "day_start": day_start})
+        connection.commit()  # the sweep commits what it writes: so does the floor
         elapsed = time.perf_counter() - started
-        connection.rollback()
     return elapsed, result.rowcount
 
 
 def clear_outbox(engine) -> None:
+    """Empties the outbox; on SQLite also writes the log back into the database file, so
+    that each timed write starts from the same state and pays only for its own pages."""
     with engine.begin() as connection:
         connection.execute(text("DELETE FROM outbox"))
+    if engine.dialect.name == "sqlite":
+        connection = engine.raw_connection()  # outside any transaction, as it must be
+        try:
+            connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            connection.close()
 
 
 def test_sweep_over_200000_active_loans(engine):
@@ -127,7 +146,7 @@ def test_sweep_over_200000_active_loans(engine):
     for loans in (20_000, 200_000):
         seed(engine, loans, today)
         floors, sweeps = [], []
-        for _ in range(3):  # alternating, best of three: the machine is shared
+        for _ in range(5):  # alternating, best of five: the machine is shared
             floor, floor_rows = time_floor(engine, now, today)
             floors.append(floor)
             clear_outbox(engine)
@@ -144,8 +163,8 @@ def test_sweep_over_200000_active_loans(engine):
         clear_outbox(engine)
         ratio = min(sweeps) / min(floors)
         print(f"\n[{engine.dialect.name}] sweep over {loans:,} active loans, "
-              f"{loans // 10:,} due: {min(sweeps):.2f} s; hand-written INSERT ... SELECT "
-              f"{min(floors):.2f} s; ratio {ratio:.2f}x (goal <= {GOAL}x); peak memory "
+              f"{loans // 10:,} due: {min(sweeps) * 1000:.0f} ms; hand-written INSERT ... SELECT "
+              f"{min(floors) * 1000:.0f} ms; ratio {ratio:.2f}x (goal <= {GOAL}x); peak memory "
               f"{peaks[loans] / 1e6:.1f} MB")
     print(f"[{engine.dialect.name}] peak memory at 200,000 loans / at 20,000: "
           f"{peaks[200_000] / peaks[20_000]:.2f}")

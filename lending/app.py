@@ -37,6 +37,7 @@ from lending.details import (
 from lending.headers import LocalSwaggerRenderPlugin, add_security_headers, swagger_assets_router
 from lending.loans.api import LoanController
 from lending.messages.api import MoreTimeController, NotificationController
+from lending.messages.service import text_with_changes
 from lending.pages import csrf_config, html_error, route_handlers, template_config
 from lending.printing.api import LabelController
 from lending.privacy.api import SubjectAccessController
@@ -108,6 +109,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     engine = engine or make_engine(settings.database_url,
                                    write_wait_seconds=settings.write_wait_seconds,
                                    secret_key=settings.secret_key)
+    text_with_changes(engine, settings, policy)
     api = Router(
         path="/api/v1",
         route_handlers=[LocationController, DeviceController, UserController, MeController,

@@ -31,8 +31,11 @@ def _log_to_stderr() -> None:
 
 def _engine():
     from lending.db import make_engine
+    from lending.messages.service import text_with_changes
     settings = get_settings()
-    return make_engine(settings.database_url, secret_key=settings.secret_key)
+    engine = make_engine(settings.database_url, secret_key=settings.secret_key)
+    text_with_changes(engine, settings)
+    return engine
 
 
 def _service_errors():

@@ -26,8 +26,10 @@ import lending.audit.service  # noqa: F401
 from inventory.service import Invalid, NotFound
 from lending.settings import get_settings
 
-# The secret each engine's sessions seal personal values in the audit log with.
-_secrets: "WeakKeyDictionary[Engine, str]" = WeakKeyDictionary()
+# What every session of an engine carries in its `info` (`session_for`): the secret it
+# seals personal values in the audit log with, and what the app or the command line hands
+# on with `carry_in_sessions` (how a change texts at once, for `lending.messages`).
+_carried: "WeakKeyDictionary[Engine, dict[str, Any]]" = WeakKeyDictionary()
 
 
 class AwareSQLiteDateTime(SQLITE_DATETIME):
@@ -78,8 +80,15 @@ def make_engine(raw_url: str, write_wait_seconds: float = 30, secret_key: str | 
     are never written into a logged database error. `secret_key` (LENDING_SECRET_KEY by
     default) opens the recipient keys that seal personal values in the audit log."""
     engine = _make_engine(raw_url, write_wait_seconds, **options)
-    _secrets[engine] = secret_key or get_settings().secret_key
+    carry_in_sessions(engine, secret_key=secret_key or get_settings().secret_key)
     return engine
+
+
+def carry_in_sessions(engine: Engine, **info: Any) -> None:
+    """Puts `info` in the `info` of every session `session_for` makes on `engine`: for
+    listeners that must know how the running service is set up, wherever the session was
+    made (a request, a command, the scheduler)."""
+    _carried.setdefault(engine, {}).update(info)
 
 
 def _make_engine(raw_url: str, write_wait_seconds: float, **options) -> Engine:
@@ -150,7 +159,8 @@ def session_for(engine: Engine, actor: str | None = None, actor_id: int | None =
     with Session(bind, expire_on_commit=False) as session:
         session.info["actor"] = actor or "system"
         session.info["actor_id"] = actor_id
-        session.info["secret_key"] = _secrets.get(engine) or get_settings().secret_key
+        session.info.update(_carried.get(engine, {}))
+        session.info.setdefault("secret_key", get_settings().secret_key)
         yield session
 
 

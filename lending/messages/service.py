@@ -45,9 +45,9 @@ from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
-from eligibility import Policy
+from eligibility import Policy, load_policy
 from inventory.models import Device, Location
-from lending.db import is_sqlite, session_for
+from lending.db import carry_in_sessions, is_sqlite, session_for
 from lending.loans import service as loans
 from lending.loans.models import Loan, LoanStatus
 from lending.recipients.models import Recipient
@@ -582,6 +582,21 @@ def _summed(flags: list):
     return total
 
 
+def _write_event_texts(writer: _Writer, kind: str, rows: list) -> None:
+    """Writes the texts a change calls for (a receipt, the survey or thanks, an offer),
+    one per loan or request, under the key that keeps each once."""
+    zone = writer.timing.zone
+    if kind == Kind.waitlist_offer:
+        writer.write(kind, rows, key_of=lambda row: _python_key("request", row.id, kind),
+                     day_of=lambda row: row.offer_expires_at.astimezone(zone).date(),
+                     loan=False)
+    else:
+        writer.write(kind, rows, key_of=lambda row: _python_key("loan", row.id, kind),
+                     day_of=(lambda row: row.returned_at.astimezone(zone).date())
+                     if kind in AFTER_RETURN else (lambda row: row.day),
+                     loan=True)
+
+
 def _cancel_superseded(session: Session, now: datetime) -> int:
     """Queued texts whose reason went away: a loan returned or lost (or renewed, for a
     reminder of the old date), an offer taken or lapsed, a recipient who opted out."""
@@ -627,30 +642,91 @@ def sweep(engine, timing: Timing, policy: MessagePolicy | None = None,
             session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SWEEP_LOCK})
         report.cancelled = _cancel_superseded(session, now)
         writer = _Writer(session, timing, now, report)
-        zone = timing.zone
         composer = _SqlWriter(session, writer)
         for kind, query, days in _selections(session, policy, today, now, day_start):
-            dated = kind in REMINDERS
             if days is not None:
                 composer.write(kind, query, days)
                 continue
             for rows in _chunks(session, query):
-                writer.write(
-                    kind, rows,
-                    key_of=(lambda row, k=kind: _python_key("loan", row.id, k, row.day))
-                    if dated else (lambda row, k=kind: _python_key("loan", row.id, k)),
-                    day_of=(lambda row: row.returned_at.astimezone(zone).date())
-                    if kind in AFTER_RETURN else (lambda row: row.day),
-                    loan=True)
+                _write_event_texts(writer, kind, rows)
         if Kind.waitlist_offer not in policy.off:
             for rows in _chunks(session, _offer_rows()):
-                writer.write(
-                    Kind.waitlist_offer, rows,
-                    key_of=lambda row: _python_key("request", row.id, Kind.waitlist_offer),
-                    day_of=lambda row: row.offer_expires_at.astimezone(zone).date(),
-                    loan=False)
+                _write_event_texts(writer, Kind.waitlist_offer, rows)
         session.commit()
     return report
+
+
+# --- changes that call for texts, at once -------------------------------------------------
+
+@dataclass(frozen=True)
+class _Texting:
+    """How a change texts in its own transaction: the service's timing and its policy
+    file, read when first needed unless the caller has read it already."""
+
+    timing: Timing
+    policy_file: str | None
+    policy: Policy | None = None
+
+    def messages(self) -> MessagePolicy:
+        return MessagePolicy.from_policy(self.policy or _policy_file(self.policy_file))
+
+
+@lru_cache(maxsize=4)
+def _policy_file(path: str | None) -> Policy:
+    return load_policy(path or None)
+
+
+def text_with_changes(engine, settings: Any, policy: Policy | None = None) -> None:
+    """Lets every session of `engine` queue the texts a change calls for in the change's
+    own transaction (`_queue_with_the_change`): called where the app and the command line
+    make their engines. `policy`: the policy file, when the caller has read it already."""
+    carry_in_sessions(engine, texting=_Texting(Timing.of(settings),
+                                               settings.policy_file or None, policy))
+
+
+def _changed_to(obj, status: str) -> bool:
+    return obj.status == status and bool(inspect(obj).attrs.status.history.deleted)
+
+
+@event.listens_for(OrmSession, "after_flush")
+def _queue_with_the_change(session: OrmSession, _context) -> None:
+    """A loan issued (its receipt), a loan returned (the survey, or the thanks), a device
+    offered from the waiting list (the offer): the text is written in the same
+    transaction as the change, worded and timed as the sweep would, at the change's own
+    moment. The sweep still selects them, as a net for a session that does not carry
+    `texting` (the unique key keeps each text once). A change older than EVENT_WINDOW (a
+    demo's history) is not news: no text."""
+    texting = session.info.get("texting")
+    if texting is None:
+        return
+    issued, returned, offered = [], [], []
+    for obj in session.new:
+        if isinstance(obj, Loan) and obj.status == LoanStatus.active.value \
+                and obj.with_loan_id is None:
+            issued.append((obj.issued_at, obj.id))
+    for obj in session.dirty:
+        if isinstance(obj, Loan) and obj.with_loan_id is None \
+                and _changed_to(obj, LoanStatus.returned.value):
+            returned.append((obj.returned_at, obj.id))
+        elif isinstance(obj, WaitlistRequest) and _changed_to(obj, RequestStatus.offered.value):
+            offered.append((obj.offered_at, obj.id))
+    if not (issued or returned or offered):
+        return
+    policy = texting.messages()
+    after_return = next((kind for kind in (Kind.survey, Kind.thanks) if kind not in policy.off),
+                        None)
+    news = datetime.now(UTC) - EVENT_WINDOW
+    for kind, changes in ((Kind.loan_receipt, issued), (after_return, returned),
+                          (Kind.waitlist_offer, offered)):
+        if kind is None or kind in policy.off:
+            continue
+        for moment in {moment for moment, _ in changes if moment and moment >= news}:
+            ids = [row_id for at, row_id in changes if at == moment]
+            writer = _Writer(session, texting.timing, moment.astimezone(UTC), SweepReport())
+            query = (_offer_rows().where(WaitlistRequest.id.in_(ids))
+                     if kind == Kind.waitlist_offer else
+                     _loan_rows(kind, [Loan.id.in_(ids)], Loan.due_on, bundle_rule=False))
+            _write_event_texts(writer, kind, session.execute(query).all())
 
 
 # --- changes that call texts off, at once -------------------------------------------------

@@ -6,19 +6,23 @@ import os
 import subprocess
 import sys
 import threading
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlencode
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from twilio.request_validator import RequestValidator
 
-from lending.db import session_for
+from eligibility import load_policy, load_policy_text
+from lending.db import make_engine, session_for
+from lending.loans.schemas import LoanCreate
+from lending.loans.service import issue_loan
 from lending.messages import service as messages
 from lending.recipients.models import Recipient
 from notifications.models import Message, Reply
 from notifications.providers import LogProvider
 from notifications.timing import next_allowed_time
+from tests.eligibility.eligibility_policy_texts import edited_default
 from tests.lending.test_loans_helpers import (
     API,
     LONDON,
@@ -61,12 +65,21 @@ def outbox(engine, **filters) -> list[Message]:
         return list(session.scalars(query))
 
 
-def test_a_loan_gets_one_receipt_however_often_the_sweep_runs(client, staff, engine, office):
+def when_queued_may_go(engine) -> datetime:
+    """The moment every text queued so far may go. A change texts at its own time, the
+    real one, so a test sends at this moment rather than at one it chose."""
+    return max(m.next_attempt_at for m in outbox(engine, status="queued"))
+
+
+def test_a_receipt_is_written_with_the_loan_and_sent_once(client, staff, engine, office):
     loan = lend(client, staff)
-    now = moment(date.today())
+    # In the loan's own transaction: there before any sweep has run.
+    assert [(m.kind, m.status) for m in outbox(engine, loan_id=loan["id"])] == [
+        ("loan_receipt", "queued")]
+    now = when_queued_may_go(engine)
     first = messages.run_once(engine, LogProvider(), TIMING, now=now)
     again = messages.run_once(engine, LogProvider(), TIMING, now=now)
-    assert first.sweep.queued == {"loan_receipt": 1} and again.sweep.total == 0
+    assert first.sweep.total == 0 and again.sweep.total == 0
     rows = outbox(engine, loan_id=loan["id"])
     assert [(m.kind, m.status, m.key) for m in rows] == [
         ("loan_receipt", "sent", f"loan:{loan['id']}:loan_receipt")]
@@ -89,7 +102,9 @@ def test_each_reminder_on_its_day_and_one_a_day(client, staff, engine, office):
                 due + timedelta(days=1), due + timedelta(days=3), due + timedelta(days=7)):
         for _ in range(2):  # twice on each day: nothing more
             messages.sweep(engine, TIMING, now=moment(day, sending=False))
-    kinds = [(m.kind, m.key.rsplit(":", 1)[-1]) for m in outbox(engine, loan_id=loan["id"])]
+    rows = outbox(engine, loan_id=loan["id"])
+    assert rows[0].kind == "loan_receipt"  # with the loan
+    kinds = [(m.kind, m.key.rsplit(":", 1)[-1]) for m in rows[1:]]
     assert kinds == [
         ("due_soon", due.isoformat()), ("due_today", due.isoformat()),
         ("overdue", due.isoformat()), ("final_overdue", due.isoformat())]
@@ -131,37 +146,80 @@ def test_return_and_loss_cancel_queued_reminders(client, staff, engine, office):
         assert (row.status, row.error_code) == ("cancelled", "superseded")
     report = messages.run_once(engine, LogProvider(), TIMING,
                                now=late + timedelta(hours=12))
-    assert report.dispatch.sent == 0
+    # Only the survey after the return: the loans' receipts were called off with them.
+    assert report.dispatch.sent == 1
+    assert [m.kind for m in outbox(engine, status="sent")] == ["survey"]
+    assert [m.status for m in outbox(engine, kind="due_soon")] == ["cancelled"] * 2
 
 
-def test_thanks_on_return(client, staff, engine, office):
+def test_thanks_on_return(client, staff, engine, settings, office):
+    # The service's policy file switches the survey off: the thanks alone, with the return
+    # (the survey thanks them otherwise).
+    messages.text_with_changes(engine, settings, load_policy_text(
+        edited_default(("survey = true", "survey = false"))))
     loan = lend(client, staff, language="cy")
     assert client.post(f"{API}/loans/{loan['id']}/return", json={"condition": "A"},
                        headers=staff).status_code == 200
-    now = moment(date.today() + timedelta(days=1))
-    # With the survey switched off, the thanks alone (the survey thanks them otherwise).
-    no_survey = messages.MessagePolicy(off=frozenset({"survey"}))
-    report = messages.sweep(engine, TIMING, no_survey, now=now)
-    assert report.queued.get("thanks") == 1 and "loan_receipt" not in report.queued
     (row,) = outbox(engine, kind="thanks")
     assert row.language == "cy" and row.body.startswith("Diolch")
-    # Switched on again, it does not follow the thanks: one text after a return.
+    # With the survey on, the sweep does not follow the thanks: one text after a return.
+    now = moment(date.today() + timedelta(days=1))
     assert messages.sweep(engine, TIMING, now=now).total == 0
+    assert outbox(engine, kind="survey") == []
+
+
+def test_a_change_made_without_texting_is_texted_by_the_sweep(client, staff, engine,
+                                                               settings, office):
+    rid = make_recipient(client, staff, mobile=mobile())
+    tag = make_device(client, staff)
+    # An engine made without `text_with_changes`: its sessions carry no texting.
+    bare = make_engine(settings.database_url, secret_key=settings.secret_key)
+    try:
+        with session_for(bare, actor="test") as session:
+            (loan,) = issue_loan(session, LoanCreate(asset_tag=tag, recipient_id=rid),
+                                 load_policy(), LONDON)
+    finally:
+        bare.dispose()
+    assert outbox(engine, loan_id=loan.id) == []
+    report = messages.sweep(engine, TIMING, now=datetime.now(UTC))
+    assert report.queued == {"loan_receipt": 1}
+    assert messages.sweep(engine, TIMING, now=datetime.now(UTC)).total == 0
 
 
 def test_opted_out_and_numberless_recipients_get_nothing(client, staff, engine, office):
-    opted = lend(client, staff)
+    opted = make_recipient(client, staff, mobile=mobile())
     with session_for(engine) as session:
-        session.get(Recipient, opted["recipient_id"]).sms_opt_out = True
+        session.get(Recipient, opted).sms_opt_out = True
         session.commit()
-    rid = make_recipient(client, staff)  # no mobile
-    issue(client, staff, make_device(client, staff), rid)
+    issue(client, staff, make_device(client, staff), opted)
+    numberless = make_recipient(client, staff)
+    issue(client, staff, make_device(client, staff), numberless)
+    (row,) = outbox(engine)  # written with the loan, as not to be sent
+    assert (row.recipient_id, row.kind, row.status, row.error_code) == (
+        opted, "loan_receipt", "cancelled", "opted_out")
     report = messages.run_once(engine, LogProvider(), TIMING, now=moment(date.today()))
     assert report.sweep.total == 0 and report.dispatch.sent == 0
-    assert report.sweep.opted_out == 1
+    # The sweep words what a change did not write the same way.
+    with session_for(engine) as session:
+        session.execute(delete(Message))
+        session.commit()
+    report = messages.sweep(engine, TIMING, now=datetime.now(UTC))
+    assert report.total == 0 and report.opted_out == 1
     (row,) = outbox(engine)
     assert (row.recipient_id, row.status, row.error_code) == (
-        opted["recipient_id"], "cancelled", "opted_out")
+        opted, "cancelled", "opted_out")
+
+
+def test_a_recipient_who_opts_out_after_the_loan_is_not_texted(client, staff, engine,
+                                                                office):
+    loan = lend(client, staff)
+    with session_for(engine) as session:
+        session.get(Recipient, loan["recipient_id"]).sms_opt_out = True
+        session.commit()
+    report = messages.run_once(engine, LogProvider(), TIMING, now=when_queued_may_go(engine))
+    assert report.sweep.cancelled == 1 and report.dispatch.sent == 0
+    (row,) = outbox(engine)
+    assert (row.kind, row.status, row.error_code) == ("loan_receipt", "cancelled", "opted_out")
 
 
 def test_a_phone_and_its_sim_are_reminded_once(client, staff, engine, office):
@@ -188,8 +246,9 @@ def test_a_waitlist_offer_is_texted(client, staff, engine, office):
     make_device(client, staff, "tablet")  # offered to the head of the queue
     request = client.get(f"{API}/waitlist/{response.json()['id']}", headers=staff).json()
     assert request["status"] == "offered"
-    report = messages.run_once(engine, LogProvider(), TIMING, now=moment(date.today()))
-    assert report.sweep.queued == {"waitlist_offer": 1} and report.dispatch.sent == 1
+    (row,) = outbox(engine, request_id=request["id"])  # with the offer
+    report = messages.run_once(engine, LogProvider(), TIMING, now=when_queued_may_go(engine))
+    assert report.sweep.total == 0 and report.dispatch.sent == 1
     (row,) = outbox(engine, request_id=request["id"])
     assert "tablet" in row.body and "kept for you" in row.body
 
@@ -223,7 +282,7 @@ def sweeps_and_dispatchers_at_once(engine, standin, now) -> list:
 def test_two_sweeps_and_two_dispatchers_at_once_send_each_text_once(
         client, staff, engine, office):
     loans = [lend(client, staff) for _ in range(12)]
-    now = moment(date.today())
+    now = when_queued_may_go(engine)
     with NotifyStandIn() as standin:
         providers = sweeps_and_dispatchers_at_once(engine, standin, now)
         messages.dispatch(engine, providers[0], TIMING, now=now)
@@ -280,7 +339,8 @@ def test_stop_by_notify_sets_the_opt_out_and_cancels_queued_texts(
     with session_for(engine, read_only=True) as session:
         assert session.get(Recipient, loan["recipient_id"]).sms_opt_out is True
         assert len(session.scalars(select(Reply)).all()) == 1
-    assert [(m.status, m.error_code) for m in outbox(engine)] == [("cancelled", "opted_out")]
+    assert [(m.kind, m.status, m.error_code) for m in outbox(engine)] == [
+        ("loan_receipt", "cancelled", "opted_out"), ("due_soon", "cancelled", "opted_out")]
 
 
 def test_stop_and_start_by_twilio_and_a_bad_signature(client, staff, engine, office):
@@ -311,7 +371,7 @@ def test_receipts_update_the_status_once(client, staff, engine, office):
     lend(client, staff)
     with NotifyStandIn() as standin:
         provider = notify_for(standin)
-        messages.run_once(engine, provider, TIMING, now=moment(date.today()))
+        messages.run_once(engine, provider, TIMING, now=when_queued_may_go(engine))
     (row,) = outbox(engine)
     assert row.status == "sent" and row.provider == "notify"
     receipt = {"id": row.provider_id, "reference": row.reference, "status": "delivered"}
@@ -370,7 +430,7 @@ def test_the_report_counts_texts(client, staff, engine, office):
 
     lend(client, staff)
     opted = lend(client, staff)
-    messages.run_once(engine, LogProvider(), TIMING, now=moment(date.today()))
+    messages.run_once(engine, LogProvider(), TIMING, now=when_queued_may_go(engine))
     number = outbox(engine, recipient_id=opted["recipient_id"])[0].to
     assert notify_inbound(client, number, "STOP").status_code == 204
     assert notify_inbound(client, number, "thanks!").status_code == 204

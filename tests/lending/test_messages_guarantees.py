@@ -5,6 +5,7 @@ local Notify stand-in, when the provider fails for a while and when passes run a
 from datetime import date, timedelta
 
 from lending.messages import service as messages
+from notifications.providers import LogProvider
 from tests.lending.test_messages import (  # noqa: F401
     TIMING,
     lend,
@@ -12,20 +13,25 @@ from tests.lending.test_messages import (  # noqa: F401
     office,
     outbox,
     sweeps_and_dispatchers_at_once,
+    when_queued_may_go,
 )
 from tests.notifications.conftest import notify_for
 from tests.notifications.standins import Answer, NotifyStandIn
 
 
-def reminder_day(loan: dict):
-    """An allowed sending moment two days before the loan is due (or the next one)."""
+def reminder_day(engine, loan: dict):
+    """An allowed sending moment two days before the loan is due (or the next one), once
+    the receipts written with the loans have gone, by the log provider: what is left to
+    send is the reminders."""
+    sent = messages.dispatch(engine, LogProvider(), TIMING, now=when_queued_may_go(engine))
+    assert sent.sent == len(outbox(engine, kind="loan_receipt"))
     return moment(date.fromisoformat(loan["due_on"]) - timedelta(days=2))
 
 
 def test_the_provider_answers_500_then_201_and_one_text_is_sent(
         client, staff, engine, office):  # noqa: F811
     loan = lend(client, staff)
-    now = reminder_day(loan)
+    now = reminder_day(engine, loan)
     with NotifyStandIn() as standin:
         provider = notify_for(standin)
         standin.answer(Answer(status=500, body={
@@ -51,7 +57,7 @@ def test_the_provider_answers_500_then_201_and_one_text_is_sent(
 def test_the_provider_answers_429_with_a_retry_time_and_the_text_waits_then_goes_once(
         client, staff, engine, office):  # noqa: F811
     loan = lend(client, staff)
-    now = reminder_day(loan)
+    now = reminder_day(engine, loan)
     with NotifyStandIn() as standin:
         provider = notify_for(standin)
         standin.answer(Answer(status=429, body={
@@ -76,7 +82,7 @@ def test_the_provider_answers_429_with_a_retry_time_and_the_text_waits_then_goes
 def test_two_sweeps_and_two_dispatchers_at_once_send_each_reminder_once(
         client, staff, engine, office):  # noqa: F811
     loans = [lend(client, staff) for _ in range(12)]
-    now = reminder_day(loans[0])
+    now = reminder_day(engine, loans[0])
     assert len({loan["due_on"] for loan in loans}) == 1
     with NotifyStandIn() as standin:
         providers = sweeps_and_dispatchers_at_once(engine, standin, now)

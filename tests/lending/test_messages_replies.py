@@ -8,13 +8,17 @@ from datetime import date, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from eligibility import load_policy_text
 from lending.db import session_for
 from lending.loans.models import Loan
+from lending.loans.schemas import ReturnLoan
+from lending.loans.service import return_loan
 from lending.messages import service as messages
 from lending.pages.rendering import CSRF_COOKIE
 from notifications.models import Reply
 from notifications.providers import LogProvider
 from notifications.texts import render
+from tests.eligibility.eligibility_policy_texts import edited_default
 from tests.lending.test_loans_helpers import API, LONDON, issue, make_device, make_recipient
 from tests.lending.test_messages import (  # noqa: F401 - the fixtures are used by name
     TIMING,
@@ -26,6 +30,7 @@ from tests.lending.test_messages import (  # noqa: F401 - the fixtures are used 
     outbox,
     settings,
     twilio_post,
+    when_queued_may_go,
 )
 
 TWILIO_INBOUND = f"{API}/notifications/inbound/twilio"
@@ -35,15 +40,15 @@ pytestmark = pytest.mark.usefixtures("office", "settings")
 
 
 def returned_and_surveyed(client, staff, engine, **recipient) -> tuple[dict, str]:
-    """A loan lent, returned, and its survey sent (the log provider): the loan and the
-    number it went to."""
+    """A loan lent (its receipt sent), returned, and its survey sent (the log provider):
+    the loan and the number it went to."""
     loan = lend(client, staff, **recipient)
+    messages.dispatch(engine, LogProvider(), TIMING, now=when_queued_may_go(engine))
     response = client.post(f"{API}/loans/{loan['id']}/return", json={"condition": "A"},
                            headers=staff)
     assert response.status_code == 200, response.text
-    report = messages.run_once(engine, LogProvider(), TIMING,
-                               now=moment(date.today() + timedelta(days=1)))
-    assert report.sweep.queued.get("survey") == 1, report
+    report = messages.run_once(engine, LogProvider(), TIMING, now=when_queued_may_go(engine))
+    assert report.sweep.total == 0 and report.dispatch.sent == 1, report  # with the return
     (survey,) = outbox(engine, loan_id=loan["id"], kind="survey")
     assert survey.status == "sent"
     return loan, survey.to
@@ -64,23 +69,23 @@ def stored_answer(engine, loan_id) -> tuple[int | None, bool]:
 
 # --- the survey after a return ----------------------------------------------------------------
 
-def test_the_survey_is_one_text_after_a_return_written_once_and_in_the_sending_hours(
-        client, staff, engine):
+def test_the_survey_is_one_text_written_with_the_return_and_in_the_sending_hours(
+        client, staff, engine, settings):  # noqa: F811
     loan = lend(client, staff, language="cy")
     opted = lend(client, staff)
-    for each in (loan, opted):
-        assert client.post(f"{API}/loans/{each['id']}/return", json={"condition": "B"},
-                           headers=staff).status_code == 200
     with session_for(engine) as session:
         from lending.recipients.models import Recipient
         session.get(Recipient, opted["recipient_id"]).sms_opt_out = True
         session.commit()
     late = datetime.fromisoformat(f"{date.today() + timedelta(days=1)} 22:30") \
         .replace(tzinfo=LONDON)
+    with session_for(engine, actor="test") as session:  # returned at 22:30
+        for each in (loan, opted):
+            return_loan(session, each["id"], ReturnLoan(condition="B"), now=late)
     first = messages.sweep(engine, TIMING, now=late)
     again = messages.sweep(engine, TIMING, now=late + timedelta(minutes=5))
-    assert first.queued == {"survey": 1} and first.opted_out == 1 and again.total == 0
-    (row,) = outbox(engine, loan_id=loan["id"])
+    assert first.total == 0 and first.opted_out == 0 and again.total == 0
+    (row,) = outbox(engine, loan_id=loan["id"], kind="survey")
     # One text, the survey, which thanks them: no separate thanks.
     assert (row.kind, row.key, row.status) == ("survey", f"loan:{loan['id']}:survey", "queued")
     assert row.language == "cy" and row.body.startswith("Diolch") and "1 (dim" in row.body
@@ -88,12 +93,16 @@ def test_the_survey_is_one_text_after_a_return_written_once_and_in_the_sending_h
     # Outside the sending hours it waits for the morning; a returned loan does not call
     # it off (the sweep cancels texts of loans no longer out, never this one).
     assert row.next_attempt_at.astimezone(LONDON).hour == 9
-    (refused,) = outbox(engine, loan_id=opted["id"])
+    (refused,) = outbox(engine, loan_id=opted["id"], kind="survey")
     assert (refused.kind, refused.status, refused.error_code) == (
         "survey", "cancelled", "opted_out")
-    # Switched off, it is not written (nor the thanks, which it replaced, for these loans).
+    assert [m.kind for m in outbox(engine, loan_id=loan["id"])] == ["loan_receipt", "survey"]
+    # Switched off in the service's policy, it is not written, nor the thanks it replaced.
+    messages.text_with_changes(engine, settings, load_policy_text(edited_default(
+        ("survey = true", "survey = false"), ("thanks = true", "thanks = false"))))
     other = lend(client, staff)
     client.post(f"{API}/loans/{other['id']}/return", json={"condition": "A"}, headers=staff)
+    assert [m.kind for m in outbox(engine, loan_id=other["id"])] == ["loan_receipt"]
     off = messages.MessagePolicy(off=frozenset({"survey", "thanks"}))
     assert messages.sweep(engine, TIMING, off, now=late).total == 0
 
@@ -109,7 +118,8 @@ def test_a_survey_answer_by_notify_is_stored_and_a_bad_reply_gets_one_clarificat
     # A second reply out of range gets nothing: one clarification, never more.
     assert notify_inbound(client, number, "9").status_code == 204
     assert notify_inbound(client, number, "no idea").status_code == 204
-    assert len(outbox(engine, loan_id=loan["id"])) == 2  # the survey and one clarification
+    # The receipt, the survey and one clarification.
+    assert len(outbox(engine, loan_id=loan["id"])) == 3
     # Spaces and punctuation are tolerated; the first answer stays.
     assert notify_inbound(client, number, " 4. ").status_code == 204
     assert notify_inbound(client, number, "5").status_code == 204
@@ -122,7 +132,7 @@ def test_a_survey_answer_by_notify_is_stored_and_a_bad_reply_gets_one_clarificat
     assert kinds == ["other", "other", "other", "survey", "survey"]
     assert sorted(r["body"] for r in overview["replies"]) == [
         "9", "It was great, thanks", "no idea"]
-    assert len(outbox(engine, loan_id=loan["id"])) == 2
+    assert len(outbox(engine, loan_id=loan["id"])) == 3
     # The report sets the answers against the surveys sent.
     report = client.get(f"{API}/reports/stock", headers=manager, params={
         "location": "LDN", "from": date.today().isoformat(),
@@ -163,10 +173,12 @@ def test_a_reply_after_a_newer_text_is_not_taken_for_the_survey(client, staff, e
     assert response.status_code == 201, response.text
     messages.run_once(engine, LogProvider(), TIMING,
                       now=moment(date.today() + timedelta(days=2)))
-    assert [m.kind for m in outbox(engine, to=number)] == ["survey", "loan_receipt"]
+    assert [m.kind for m in outbox(engine, to=number)] == [
+        "loan_receipt", "survey", "loan_receipt"]
     # Words written after the receipt are about the new loan: no survey clarification.
     assert notify_inbound(client, number, "Thanks, see you on Tuesday").status_code == 204
-    assert [m.kind for m in outbox(engine, to=number)] == ["survey", "loan_receipt"]
+    assert [m.kind for m in outbox(engine, to=number)] == [
+        "loan_receipt", "survey", "loan_receipt"]
     assert stored_answer(engine, surveyed["id"]) == (None, False)
     # A plain number still answers the survey.
     assert notify_inbound(client, number, "3").status_code == 204
@@ -203,7 +215,7 @@ def test_more_by_text_is_shown_to_staff_and_one_click_renews_and_texts_the_new_d
     page = client.get(f"/loans/{loan['id']}", headers=staff).text
     assert "Asked for more time" in page and f'action="/loans/{loan["id"]}/more-time"' in page
     # No text yet: staff decide.
-    assert [m.kind for m in outbox(engine, loan_id=loan["id"])] == ["due_soon"]
+    assert [m.kind for m in outbox(engine, loan_id=loan["id"])] == ["loan_receipt", "due_soon"]
 
     client.get("/login")
     form = {**staff, "x-csrftoken": client.cookies.get(CSRF_COOKIE)}
@@ -259,7 +271,7 @@ def test_more_with_no_loan_out_or_after_a_waitlist_offer_marks_nothing(client, s
                                                     "location": "LDN"}, headers=staff)
     assert response.status_code == 201, response.text
     make_device(client, staff, "tablet")  # offered to them
-    messages.run_once(engine, LogProvider(), TIMING, now=moment(date.today()))
+    messages.run_once(engine, LogProvider(), TIMING, now=when_queued_may_go(engine))
     assert notify_inbound(client, waiting, "more please").status_code == 204  # words: staff
     assert notify_inbound(client, waiting, "More").status_code == 204
     # The latest text was the offer: more time to collect it is for staff, not the loan.

@@ -21,6 +21,7 @@ from lending.migrate import upgrade_database
 from lending.privacy.service import pseudonymise_due, shift_months
 from notifications.callbacks import Inbound
 from tests.lending.test_loans_helpers import API, issue, make_device, make_recipient
+from tests.lending.test_messages import outbox
 
 LENDING = str(Path(sys.executable).with_name("lending"))
 NAME, MOBILE, MOBILE_E164, REFERENCE = "Zebedee Quintrell", "07400 765432", "+447400765432", \
@@ -79,8 +80,8 @@ def test_retention_pseudonymises_and_leaves_no_readable_copy(client, staff, mana
     recent = make_recipient(client, staff, name="Only Just Met")
     # A text to them (the survey after the return, which thanks them by their first name)
     # and one from them.
-    swept = messages.sweep(engine, messages.Timing.of(settings))
-    assert swept.queued.get("survey") == 1
+    assert messages.sweep(engine, messages.Timing.of(settings)).total == 0  # with the return
+    assert [m.kind for m in outbox(engine, loan_id=loan_id)] == ["loan_receipt", "survey"]
     assert messages.receive_reply(engine, Inbound(
         provider="notify", provider_id="in-privacy", from_number=MOBILE_E164,
         body=f"{NAME} here, is the charger needed?", received_at=datetime.now(UTC)))
@@ -144,7 +145,9 @@ def test_subject_access_export_over_http(client, staff, manager, office, engine,
     loan_entry = next(e for e in export["audit_entries"]
                       if e["entity"] == "loan" and e["changes"].get("return_notes"))
     assert loan_entry["changes"]["return_notes"][1].startswith(NAME)
-    [survey] = export["messages"]
+    # The receipt (called off by the return) and the survey.
+    assert sorted(m["kind"] for m in export["messages"]) == ["loan_receipt", "survey"]
+    survey = next(m for m in export["messages"] if m["kind"] == "survey")
     assert (survey["kind"], survey["to"], survey["loan_id"]) == ("survey", MOBILE_E164, loan_id)
     assert FIRST_NAME in survey["body"]
     assert [(r["from_number"], r["body"]) for r in export["replies"]] == [

@@ -1,15 +1,18 @@
 """The lending side of text messages: which texts are due (the sweep), sending them (the
 dispatch, over `notifications`), and what providers post back (receipts, replies, STOP).
 
-Every text comes from the sweep, including those a change calls for (a receipt when a loan
-is issued, thanks when it comes back, a waitlist offer). The sweep is set-based: one query
-per kind selects every text that is due at a moment and not yet in the outbox, written
-with INSERT ... ON CONFLICT DO NOTHING on the outbox's unique business key; reminders with
-one INSERT ... SELECT each, worded by the database (`_SqlWriter`), the few texts a change
-calls for in chunks worded in Python (`_Writer`). Its selection is a function of committed
-state, so a change can never be texted before it has committed, never twice (the key), and
-never lost (the state stays until a sweep sees it). Sweeps running at once, or twice, write
-each text once. Memory stays flat however many loans there are.
+A text a change calls for (a receipt when a loan is issued, the survey or thanks when it
+comes back, a waitlist offer) is written in the change's own transaction, by a flush
+listener (`_queue_with_the_change`) that every session carries the means for
+(`text_with_changes`). Reminders come from the sweep, which is set-based: one query per
+kind selects every text that is due at a moment and not yet in the outbox, written with
+INSERT ... ON CONFLICT DO NOTHING on the outbox's unique business key; reminders with one
+INSERT ... SELECT each, worded by the database (`_SqlWriter`). The sweep selects the texts
+a change calls for too, as a net for a change made without the listener's means, worded in
+Python (`_Writer`, as the listener words them). Its selection is a function of committed
+state, so nothing is texted for a change that rolled back, never twice (the key), and
+never lost (the state stays until a sweep sees it). Sweeps running at once, or twice,
+write each text once. Memory stays flat however many loans there are.
 
 The outbox rows are the history: they change by plain UPDATE statements, outside the audit
 log, which records the changes people make (a STOP sets the recipient's opt-out through
@@ -704,6 +707,8 @@ def _queue_with_the_change(session: OrmSession, _context) -> None:
         if isinstance(obj, Loan) and obj.status == LoanStatus.active.value \
                 and obj.with_loan_id is None:
             issued.append((obj.issued_at, obj.id))
+        elif isinstance(obj, WaitlistRequest) and obj.status == RequestStatus.offered.value:
+            offered.append((obj.offered_at, obj.id))
     for obj in session.dirty:
         if isinstance(obj, Loan) and obj.with_loan_id is None \
                 and _changed_to(obj, LoanStatus.returned.value):

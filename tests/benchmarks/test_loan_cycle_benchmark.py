@@ -7,8 +7,9 @@ The service runs in a uvicorn subprocess (`lending.app:create_app`, factory
 mode). The floor is a minimal Litestar app in the same kind of subprocess, on the same
 database, doing the same reads and writes in hand-written SQL: the token lookup, the
 recipient and device locks, the loan counts the policy needs, the decision, the loan, the
-device status, the waitlist look-ups and the audit rows. The ratio is the
-service's cycles per second over the floor's.
+device status, the waitlist look-ups, the audit rows, and the texts (the receipt written
+with the loan, called off by the return, the survey written with the return; every desk's
+recipient has a mobile). The ratio is the service's cycles per second over the floor's.
 
 Run with `make bench`, or:
     .venv/bin/pytest tests/benchmarks/test_loan_cycle_benchmark.py -s -o addopts=""
@@ -64,6 +65,21 @@ def floor_app():
         return f" FOR UPDATE OF {', '.join(tables)}" if pg else ""
 
     as_json = "CAST(:changes AS JSON)" if pg else ":changes"
+    text_sql = text(
+        "INSERT INTO outbox (key, \"to\", language, kind, body, status, attempts,"
+        " next_attempt_at, reference, recipient_id, loan_id, created_at, updated_at)"
+        " SELECT :key, r.mobile, r.language, :kind, 'Hi ' || r.name || ', your ' || d.kind"
+        " || ' is due back on ' || CAST(l.due_on AS TEXT) || ' at ' || o.name, 'queued', 0,"
+        " :at, :reference, r.id, l.id, :at, :at FROM loans l JOIN recipients r ON"
+        " r.id = l.recipient_id JOIN devices d ON d.id = l.device_id JOIN locations o ON"
+        " o.id = d.location_id WHERE l.id = :loan AND r.mobile IS NOT NULL"
+        " ON CONFLICT (key) DO NOTHING")
+
+    def write_text(connection, loan_id: int, kind: str, at: datetime) -> None:
+        connection.execute(text_sql, {"key": f"loan:{loan_id}:{kind}", "kind": kind,
+                                      "at": at, "reference": os.urandom(16).hex(),
+                                      "loan": loan_id})
+
     audit_sql = text("INSERT INTO audit_entries (at, actor_id, actor, action, entity, "
                      f"entity_id, changes) VALUES (:at, :actor_id, :actor, :action, :entity, "
                      f":entity_id, {as_json})")
@@ -144,6 +160,7 @@ def floor_app():
             ).scalar_one()
             c.execute(text("UPDATE devices SET status = 'on_loan' WHERE id = :id"),
                       {"id": device.id})
+            write_text(c, loan_id, "loan_receipt", now)
             audit(c, user, [
                 ("create", "loan", loan_id, {"after": plain(loan)}),
                 ("create", "eligibility_decision", decision_id,
@@ -173,6 +190,11 @@ def floor_app():
                            " returned_condition = :g, missing_accessories = '[]',"
                            " return_notes = '' WHERE id = :id"),
                       {"at": now, "g": data["condition"], "id": loan_id})
+            c.execute(text("UPDATE outbox SET status = 'cancelled', error_code = 'superseded',"
+                           " updated_at = :at WHERE status = 'queued' AND loan_id = :id AND"
+                           " kind NOT IN ('survey', 'thanks', 'survey_again')"),
+                      {"at": now, "id": loan_id})
+            write_text(c, loan_id, "survey", now)
             audit(c, user, [
                 ("status", "device", row.device_id, {"status": ["on_loan", "awaiting_wipe"]}),
                 ("status", "loan", loan_id, {"status": ["active", "returned"],
@@ -272,7 +294,8 @@ def test_issue_and_return_cycles(engine, database_url):
         create_location(session, LocationCreate(code="LDN", name="London"))
         policy = load_policy()
         recipients = [create_recipient(session, RecipientCreate(
-            name=f"Bench {n}", location="LDN", facts=NEEDY), policy).id
+            name=f"Bench {n}", location="LDN", mobile=f"07700 900{n:03d}", facts=NEEDY),
+            policy).id
             for n in range(max(CLIENTS))]
         csv = "kind,make,model,location\n" + "laptop,Make,Bench,LDN\n" * sum(shelf_sizes)
         tags = iter(import_devices(session, csv))

@@ -687,8 +687,13 @@ def text_with_changes(engine, settings: Any, policy: Policy | None = None) -> No
                                                settings.policy_file or None, policy))
 
 
+def _status_changed(obj) -> bool:
+    """Whether this flush changes the object's status."""
+    return bool(inspect(obj).attrs.status.history.deleted)
+
+
 def _changed_to(obj, status: str) -> bool:
-    return obj.status == status and bool(inspect(obj).attrs.status.history.deleted)
+    return obj.status == status and _status_changed(obj)
 
 
 @event.listens_for(OrmSession, "after_flush")
@@ -743,12 +748,12 @@ def _cancel_with_the_change(session: OrmSession, _context) -> None:
     cancels them too: this only closes the gap until it runs.)"""
     loans, requests = [], []
     for obj in session.dirty:
-        if isinstance(obj, Loan) and obj.status != LoanStatus.active.value:
-            if inspect(obj).attrs.status.history.deleted:
-                loans.append(obj.id)
-        elif isinstance(obj, WaitlistRequest) and obj.status != RequestStatus.offered.value:
-            if inspect(obj).attrs.status.history.deleted:
-                requests.append(obj.id)
+        if isinstance(obj, Loan) and obj.status != LoanStatus.active.value \
+                and _status_changed(obj):
+            loans.append(obj.id)
+        elif isinstance(obj, WaitlistRequest) and obj.status != RequestStatus.offered.value \
+                and _status_changed(obj):
+            requests.append(obj.id)
     if not loans and not requests:
         return
     now = datetime.now(UTC)
